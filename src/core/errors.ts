@@ -1,0 +1,93 @@
+// Typed errors: identity in `.name`, a stable machine code in `.code`, the cause chained.
+// Every error a remote can provoke is one of these; anything else is a programmer error.
+
+export class BbmeshError extends Error {
+  readonly code: string
+  constructor (code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** A byte string from the network or a file that does not decode (bencode, compact, wire). */
+export class DecodeError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_DECODE', message, options)
+  }
+}
+
+/** A decoded value that is well-formed but breaks a schema (wrong type, length, range). */
+export class SchemaError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_SCHEMA', message, options)
+  }
+}
+
+/** Something exceeded a hard cap from core/limits. */
+export class LimitError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_LIMIT', message, options)
+  }
+}
+
+/** Metadata whose hash does not match the infohash it was fetched for. */
+export class HashMismatchError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_HASH_MISMATCH', message, options)
+  }
+}
+
+/** An operation ran past its total deadline or was aborted. */
+export class TimeoutError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_TIMEOUT', message, options)
+  }
+}
+
+export class AbortedError extends BbmeshError {
+  constructor (message = 'aborted', options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options)
+  }
+}
+
+/** A remote peer broke the protocol (lying length, bad handshake, unexpected message). */
+export class ProtocolError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_PROTOCOL', message, options)
+  }
+}
+
+/** Bad user input: a flag, a config file, a query. */
+export class UsageError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_USAGE', message, options)
+  }
+}
+
+export class ConfigError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options)
+  }
+}
+
+export class StoreError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_STORE', message, options)
+  }
+}
+
+export class NetworkError extends BbmeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('ERR_NETWORK', message, options)
+  }
+}
+
+/** True for errors a remote or the environment can cause; false means a bug to rethrow. */
+export function isExpected (err: unknown): err is BbmeshError {
+  return err instanceof BbmeshError
+}
+
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

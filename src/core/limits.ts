@@ -1,0 +1,62 @@
+// Every cap, rate and timeout of bbmesh in one place, each with the reason for its value.
+// Config may lower or raise the soft ones (documented in docs/config.md); the hard protocol
+// caps here are not configurable.
+
+export const LIMITS = Object.freeze({
+  // ---- KRPC (BEP-5) ----
+  /** Largest UDP datagram we decode. Real KRPC fits in one MTU; 8 KiB leaves room for BEP-44 puts. */
+  krpcMaxPacket: 8192,
+  /** Bencode nesting in KRPC: real messages nest 3 deep (a dict in a dict in a list). */
+  krpcMaxDepth: 8,
+  /** Bencode values in one KRPC packet. */
+  krpcMaxItems: 512,
+  /** Transaction ids longer than this are refused (libtorrent uses 2-4 bytes). */
+  krpcMaxTid: 32,
+  /** Tokens from remote nodes (libtorrent: 4 bytes; we allow some slack). */
+  krpcMaxToken: 64,
+  /** BEP-44 value cap. */
+  bep44MaxValue: 1000,
+  /** BEP-44 salt cap. */
+  bep44MaxSalt: 64,
+  /** BEP-51: libtorrent answers at most 20 samples; we accept up to what fits a packet. */
+  bep51MaxSamplesIn: 400,
+  /** BEP-51: samples we put in one answer (20 like libtorrent keeps the packet under an MTU). */
+  bep51SamplesOut: 20,
+  /** BEP-51 interval we advertise, seconds (libtorrent default 21600; a harvester network wants fresher). */
+  bep51Interval: 300,
+  /** Bounds on an `interval` we honour from a remote: 0..6 h (BEP-51 says at most 21600). */
+  bep51MaxInterval: 21600,
+  /** Peers we return for one get_peers (BEP-5 leaves it open; libtorrent caps near 100). */
+  getPeersMaxValues: 50,
+
+  // ---- peer wire (BEP-3/9/10) ----
+  /** Largest peer-wire frame we buffer (16 KiB block + header, or a BEP-9 piece + dict). */
+  wireMaxFrame: 64 * 1024,
+  /** Largest BEP-10 extended handshake dict. */
+  extHandshakeMax: 16 * 1024,
+  /** Largest info dict we fetch (BEP-9 metadata_size). libtorrent's default is 30 MiB; real ones rarely pass 10 MiB. */
+  metadataMaxSize: 16 * 1024 * 1024,
+  /** BEP-9 piece size. */
+  metadataPiece: 16 * 1024,
+
+  // ---- torrents ----
+  /** Files per torrent we index (a hostile info dict may list millions). */
+  torrentMaxFiles: 100_000,
+  /** Path components per file. */
+  torrentMaxPathDepth: 64,
+  /** Bytes of one path or name, after decoding. */
+  torrentMaxNameBytes: 4096,
+
+  // ---- search ----
+  searchMaxQueryBytes: 512,
+  searchMaxTerms: 16,
+  searchMaxLimit: 500,
+
+  // ---- files ----
+  /** A .torrent file we import. */
+  torrentFileMax: 64 * 1024 * 1024,
+  /** One JSON line in an import. */
+  jsonLineMax: 64 * 1024 * 1024,
+})
+
+export type Limits = typeof LIMITS
