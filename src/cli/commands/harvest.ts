@@ -1,0 +1,55 @@
+// `bbmesh harvest`: the headless harvester, until SIGINT/SIGTERM.
+
+import type { Command } from '../command.js'
+import { parse, configHelp } from '../args.js'
+import { loadConfig } from '../../config/load.js'
+import type { ConfigKey } from '../../config/defaults.js'
+import { HarvesterNode, type HarvestStats } from '../../node/harvester-node.js'
+import { Progress } from '../progress.js'
+import { waitForStop } from '../signals.js'
+import { createLogger } from '../../core/logger.js'
+
+export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'progress', 'logLevel', 'config']
+
+export function statusLine (s: HarvestStats): string {
+  return `nodes ${s.nodes} | sampled ${s.sampler_nodes} | samples ${s.samples} (${s.samples_per_s}/s) | seen ${s.infohashes_seen} | queue ${s.queue} | fetching ${s.fetching} | fetched ${s.fetched} (${s.fetch_rate}/s) | failed ${s.failed} | indexed ${s.torrents}`
+}
+
+export const harvestCommand: Command = {
+  name: 'harvest',
+  summary: 'crawl the DHT (BEP-51 + passive) and fetch metadata (BEP-9) into the local index',
+  help: () => `Usage: bbmesh harvest [options]
+
+Runs a DHT node that samples the keyspace with BEP-51, harvests infohashes from incoming
+get_peers/announce_peer, fetches their metadata over BEP-9 and indexes it in SQLite. Runs
+until SIGINT/SIGTERM, then exits 0 with everything fetched so far committed. A restart
+resumes the fetch queue. Progress: a live line on a terminal, JSON lines otherwise.
+
+Options:
+${configHelp(HARVEST_KEYS)}
+  -h, --help`,
+  async run (argv, out) {
+    const p = parse(argv, {}, HARVEST_KEYS, false)
+    const { config } = loadConfig(p.configFlags)
+    const log = createLogger({ level: config.logLevel })
+    const stop = waitForStop()
+    const node = new HarvesterNode(config, {}, log)
+    try {
+      await Promise.race([node.start(), stop.promise.then(() => { throw new Error('stopped during start') })])
+    } catch (err) {
+      stop.dispose()
+      await node.close()
+      if ((err as Error).message === 'stopped during start') return 0
+      throw err
+    }
+    const progress = new Progress(out, () => node.stats(), statusLine, { mode: config.progress })
+    progress.start()
+    const sig = await stop.promise
+    stop.dispose()
+    log.info({ signal: sig }, 'stopping')
+    progress.stop()
+    await node.close()
+    log.flush()
+    return 0
+  },
+}

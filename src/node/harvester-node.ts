@@ -1,0 +1,171 @@
+// The composition root of a harvester: builds, starts and stops everything in order.
+// store → DHT node (guard, pacer, BEP-51 responder) → sampler + passive harvest → triage →
+// fetch scheduler → store. close() runs the same chain backwards and leaves nothing open.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { DhtNode } from '../../crawler/dht-node.js'
+import { installResponder } from '../../crawler/responder.js'
+import { Sampler } from '../../crawler/sampler.js'
+import { PassiveHarvester } from '../../crawler/passive-harvester.js'
+import { Triage } from '../../crawler/triage.js'
+import { FetchScheduler } from '../../crawler/fetch-scheduler.js'
+import type { Config } from '../config/defaults.js'
+import { loadOrCreateNodeId } from '../identity/node-id.js'
+import { resolveBootstrap, unreachableError } from './bootstrap.js'
+import { openHarvestStore, type HarvestStore } from './harvest-store.js'
+import type { PeerAddr } from '../core/compact.js'
+import { WHOLE_KEYSPACE, type Region } from '../core/infohash.js'
+import { silentLogger, type Logger } from '../core/logger.js'
+
+export interface HarvestStats {
+  uptime_s: number
+  nodes: number
+  sampler_nodes: number
+  samples: number
+  samples_per_s: number
+  infohashes_seen: number
+  discovered: number
+  queue: number
+  fetching: number
+  fetched: number
+  failed: number
+  fetch_rate: number
+  torrents: number
+  krpc_in: number
+  krpc_invalid: number
+  krpc_dropped_out: number
+}
+
+export interface HarvesterOptions {
+  region?: Region
+  /** Resolved bootstrap peers (skips DNS); otherwise config.bootstrap is resolved. */
+  bootstrapPeers?: PeerAddr[]
+  /** Fail when no bootstrap node answers (default true when the list is non-empty). */
+  requireBootstrap?: boolean
+  bootstrapTimeoutMs?: number
+}
+
+export class HarvesterNode {
+  store: HarvestStore | null = null
+  dht: DhtNode | null = null
+  sampler: Sampler | null = null
+  passive: PassiveHarvester | null = null
+  triage: Triage | null = null
+  fetcher: FetchScheduler | null = null
+  private readonly log: Logger
+  private started = 0
+  private closed = false
+  private rateWindow: Array<{ t: number, samples: number, fetched: number }> = []
+
+  constructor (readonly config: Readonly<Config>, private readonly opts: HarvesterOptions = {}, logger: Logger = silentLogger) {
+    this.log = logger
+  }
+
+  async start (): Promise<void> {
+    const c = this.config
+    mkdirSync(c.dataDir, { recursive: true, mode: 0o700 })
+    const store = openHarvestStore(join(c.dataDir, 'index.sqlite'), { maxAttempts: c.maxAttempts })
+    this.store = store
+    try {
+      const nodeId = loadOrCreateNodeId(c.dataDir)
+      let peers = this.opts.bootstrapPeers
+      let failures: string[] = []
+      if (peers === undefined) {
+        const r = await resolveBootstrap(c.bootstrap)
+        peers = r.peers
+        failures = r.failures
+        if (c.bootstrap.length > 0 && peers.length === 0) throw unreachableError(c.bootstrap, failures)
+      }
+      const dht = new DhtNode({
+        host: c.host,
+        port: c.dhtPort,
+        nodeId,
+        bootstrap: peers,
+        guard: { pacer: { perIpRate: c.perIpRate, perIpBurst: Math.max(1, Math.ceil(c.perIpRate)), globalRate: c.krpcRate, bytesRate: c.krpcBytesRate } },
+        logger: this.log.child({ component: 'dht' }),
+      })
+      this.dht = dht
+      await dht.start({ bootstrapTimeoutMs: this.opts.bootstrapTimeoutMs ?? 15_000 })
+      if (peers.length > 0 && dht.nodeCount() === 0 && this.opts.requireBootstrap !== false) {
+        throw unreachableError(c.bootstrap.length > 0 ? c.bootstrap : peers.map((p) => `${p.host}:${p.port}`), failures)
+      }
+      installResponder(dht, store.sampleSource())
+      const triage = new Triage({ noteSeen: (ihs, source) => store.noteSeen(ihs, source) })
+      this.triage = triage
+      this.passive = new PassiveHarvester(dht, (ih, source, hint) => triage.add(ih, source, hint))
+      const sampler = new Sampler({ node: dht, logger: this.log.child({ component: 'sampler' }) }, {
+        region: this.opts.region ?? WHOLE_KEYSPACE,
+        concurrency: c.samplerConcurrency,
+        minRevisitMs: c.minRevisit,
+      })
+      this.sampler = sampler
+      sampler.on('samples', (ihs: Buffer[]) => triage.addMany(ihs, 'sample'))
+      const fetcher = new FetchScheduler({
+        queue: {
+          lease: (n, leaseMs) => store.lease(n, leaseMs),
+          complete: (ih, raw) => store.complete(ih, raw, 'dht'),
+          fail: (ih, reason) => store.fail(ih, reason),
+        },
+        peers: {
+          hintsFor: (ih) => triage.hintsFor(ih),
+          lookupPeers: async (ih, o) => await dht.lookupPeers(ih, o),
+        },
+        logger: this.log.child({ component: 'fetcher' }),
+      }, { concurrency: c.fetchConcurrency, taskTimeoutMs: c.fetchTimeout })
+      this.fetcher = fetcher
+      this.started = Date.now()
+      sampler.start()
+      fetcher.start()
+      this.log.info({ nodeId: nodeId.toString('hex'), dht: dht.address(), nodes: dht.nodeCount() }, 'harvester started')
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  stats (): HarvestStats {
+    const s = this.store?.stats()
+    const sam = this.sampler?.snapshot()
+    const f = this.fetcher?.stats
+    const g = this.dht?.guard?.counters
+    const now = Date.now()
+    const samples = sam?.samples ?? 0
+    const fetched = f?.fetched ?? 0
+    this.rateWindow.push({ t: now, samples, fetched })
+    while (this.rateWindow.length > 2 && now - this.rateWindow[0].t > 10_000) this.rateWindow.shift()
+    const first = this.rateWindow[0]
+    const dt = Math.max(1, now - first.t) / 1000
+    return {
+      uptime_s: Math.round((now - (this.started || now)) / 1000),
+      nodes: this.dht?.nodeCount() ?? 0,
+      sampler_nodes: sam?.nodesKnown ?? 0,
+      samples,
+      samples_per_s: Math.round((samples - first.samples) / dt),
+      infohashes_seen: s?.infohashes_seen ?? 0,
+      discovered: this.triage?.counters.discovered ?? 0,
+      queue: s?.queue ?? 0,
+      fetching: f?.active ?? 0,
+      fetched,
+      failed: f?.failed ?? 0,
+      fetch_rate: Math.round((fetched - first.fetched) / dt * 10) / 10,
+      torrents: s?.torrents ?? 0,
+      krpc_in: g?.received ?? 0,
+      krpc_invalid: g === undefined ? 0 : Object.values(g.invalid).reduce((a, b) => a + b, 0),
+      krpc_dropped_out: this.dht?.guard?.pacer.counters.dropped ?? 0,
+    }
+  }
+
+  /** Stop in reverse order; everything fetched so far is committed. Idempotent. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.sampler?.close()
+    this.passive?.close()
+    await this.fetcher?.close()
+    this.triage?.close()
+    await this.dht?.close()
+    this.store?.close()
+    this.log.info('harvester stopped')
+  }
+}
