@@ -66,6 +66,8 @@ export class DhtNode extends EventEmitter {
     super()
     this.id = opts.nodeId ?? randomBytes(20)
     this.log = opts.logger ?? silentLogger
+    // Every lookup adds a 'closing' listener for its lifetime; their number is bounded by the fetcher's concurrency.
+    this.setMaxListeners(0)
   }
 
   /** Bind the socket and join the DHT. Resolves once bootstrap is done (or at once for an empty list). */
@@ -92,6 +94,7 @@ export class DhtNode extends EventEmitter {
       maxValues: 10_000,
     })
     this.dht = dht
+    dht.setMaxListeners(0)
     dht.on('warning', (err: Error) => this.log.debug({ err: err.message }, 'dht warning'))
     dht.on('error', (err: Error) => this.emit('error', err))
     dht.on('announce', (peer: PeerAddr, infoHash: Buffer) => this.emit('announce', infoHash, peer))

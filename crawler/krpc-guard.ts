@@ -13,6 +13,9 @@ import { KeyedBuckets } from '../src/core/token-bucket.js'
 import type { EncodableValue } from '../src/core/bencode.js'
 import { silentLogger, type Logger } from '../src/core/logger.js'
 
+/** The methods bittorrent-dht answers itself; any other method needs a handler here. */
+const STOCK_METHODS: ReadonlySet<string> = new Set(['ping', 'find_node', 'get_peers', 'announce_peer', 'get', 'put'])
+
 export type QueryHandler = (q: KrpcQuery, from: RemoteInfo) => Record<string, EncodableValue> | null
 
 export interface GuardOptions {
@@ -82,6 +85,13 @@ export class KrpcGuard extends EventEmitter {
         this.counters.intercepted++
         const r = h(msg, rinfo)
         if (r !== null) this.sendRaw(encodeResponse(msg.t, r), rinfo.port, rinfo.address)
+        return
+      }
+      if (!STOCK_METHODS.has(msg.q)) {
+        // A method of our table nobody here answers (BEP-51 before a responder is installed):
+        // bittorrent-dht would drop it silently and the asker would wait for its timeout.
+        this.counters.replied204++
+        this.sendRaw(encodeError(msg.t, 204, 'Method Unknown'), rinfo.port, rinfo.address)
         return
       }
     }

@@ -93,10 +93,21 @@ export function parseKrpc (packet: Uint8Array): KrpcMessage {
   const tid = Buffer.from(t)
   const y = asText(m.y)
   if (m.v !== undefined && !(m.v instanceof Uint8Array && m.v.length <= 16)) throw new KrpcInvalid('bad client version', y === 'q' ? { t: tid, code: 203 } : null, 'version')
+  // k-rpc-socket decodes the same bytes with bencode 2 into plain objects, where a `__proto__`
+  // key becomes the prototype: fields we saw as absent (a.k, r.nodes...) then appear there
+  // with any type and bittorrent-dht throws on them. No KRPC message has such a key.
+  if (hasProtoKey(m)) throw new KrpcInvalid('a dict holds a __proto__ key', y === 'q' ? { t: tid, code: 203 } : null, 'proto-key')
   if (y === 'q') return parseQuery(m, tid)
   if (y === 'r') return parseResponse(m, tid)
   if (y === 'e') return parseError(m, tid)
   throw new KrpcInvalid('unknown message type', null, 'type')
+}
+
+function hasProtoKey (v: BValue): boolean {
+  if (Array.isArray(v)) return v.some(hasProtoKey)
+  if (!isDict(v)) return false
+  for (const k of Object.keys(v)) if (k === '__proto__' || hasProtoKey(v[k])) return true
+  return false
 }
 
 function parseQuery (m: BDict, t: Buffer): KrpcQuery {

@@ -11,6 +11,7 @@ import { inRegion, randomInRegion, WHOLE_KEYSPACE, type Region } from '../src/co
 import { LIMITS } from '../src/core/limits.js'
 import { TimeoutError, BbmeshError } from '../src/core/errors.js'
 import { MinHeap } from '../src/core/min-heap.js'
+import { LruMap } from '../src/core/lru.js'
 import { silentLogger, type Logger } from '../src/core/logger.js'
 
 export interface SamplerOptions {
@@ -54,6 +55,8 @@ export class Sampler extends EventEmitter {
   private region: Region
   private readonly pool = new Map<string, Entry>()
   private readonly due = new MinHeap<Entry>((a, b) => a.nextAt - b.nextAt)
+  /** Nodes that answered 204: other nodes keep listing them in `nodes`, so remember to skip them. */
+  private readonly unsupported: LruMap<string, true>
   private inflight = 0
   private timer: NodeJS.Timeout | null = null
   private closed = false
@@ -73,6 +76,7 @@ export class Sampler extends EventEmitter {
       maxFailures: opts.maxFailures ?? 3,
     }
     this.log = deps.logger ?? silentLogger
+    this.unsupported = new LruMap(this.o.maxNodes)
   }
 
   private now (): number { return (this.deps.now ?? Date.now)() }
@@ -97,8 +101,10 @@ export class Sampler extends EventEmitter {
   /** Offer a node to the pool (from the routing table, an answer's `nodes`, or a get_peers). */
   addNode (n: { id?: Buffer | null, host: string, port: number }): void {
     if (n.port <= 0 || n.port > 65535) return
+    // Other nodes list ours in their `nodes` answers: asking ourselves is a wasted query.
+    if (n.id != null && this.deps.node.id.equals(n.id)) return
     const key = `${n.host}:${n.port}`
-    if (this.pool.has(key)) return
+    if (this.pool.has(key) || this.unsupported.has(key)) return
     if (this.pool.size >= this.o.maxNodes) return
     const e: Entry = { key, id: n.id ?? null, host: n.host, port: n.port, nextAt: this.now(), fails: 0, inRegion: n.id != null && inRegion(n.id, this.region), dead: false }
     this.pool.set(key, e)
@@ -169,6 +175,7 @@ export class Sampler extends EventEmitter {
       if (code === 204) {
         // Does not speak BEP-51: keep it out of the sampling pool.
         this.stats.unsupported++
+        this.unsupported.set(e.key, true)
         this.forget(e)
       } else {
         if (err instanceof TimeoutError) this.stats.timeouts++
@@ -205,6 +212,7 @@ export class Sampler extends EventEmitter {
     this.timer = null
     this.deps.node.off('node', this.onNode)
     this.pool.clear()
+    this.unsupported.clear()
     this.removeAllListeners()
   }
 }

@@ -20,6 +20,8 @@ export interface PacerOptions {
   maxPending?: number
   /** Distinct IPs tracked (LRU). */
   maxIps?: number
+  /** Clock for the token buckets (tests inject a fake one). */
+  now?: () => number
 }
 
 export interface PacerCounters { sent: number, delayed: number, dropped: number, bytes: number }
@@ -35,13 +37,14 @@ export class SendPacer {
   readonly counters: PacerCounters = { sent: 0, delayed: 0, dropped: 0, bytes: 0 }
 
   constructor (private readonly transmit: (buf: Buffer, port: number, host: string) => void, opts: PacerOptions = {}) {
+    const now = opts.now ?? Date.now
     const perIpRate = opts.perIpRate ?? 4
-    this.perIp = new KeyedBuckets(perIpRate, opts.perIpBurst ?? Math.max(1, perIpRate), opts.maxIps ?? 65536)
+    this.perIp = new KeyedBuckets(perIpRate, opts.perIpBurst ?? Math.max(1, perIpRate), opts.maxIps ?? 65536, now)
     const globalRate = opts.globalRate ?? 2000
-    this.packets = new TokenBucket(globalRate, Math.max(1, globalRate / 10))
+    this.packets = new TokenBucket(globalRate, Math.max(1, globalRate / 10), now)
     const bytesRate = opts.bytesRate ?? 1_000_000
-    this.bytes = new TokenBucket(bytesRate, Math.max(1500, bytesRate / 10))
-    this.maxDelayMs = opts.maxDelayMs ?? 2000
+    this.bytes = new TokenBucket(bytesRate, Math.max(1500, bytesRate / 10), now)
+    this.maxDelayMs = opts.maxDelayMs ?? 1000
     this.maxPending = opts.maxPending ?? 4096
   }
 

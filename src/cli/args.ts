@@ -29,7 +29,7 @@ export function parse (argv: string[], options: OptionSpec, configKeys: readonly
   }
   const configFlags: Partial<Record<ConfigKey, unknown>> = {}
   for (const k of configKeys) {
-    const v = r.values[CONFIG_SPEC[k].flag]
+    const v = (r.values as Record<string, unknown>)[CONFIG_SPEC[k].flag]
     if (v !== undefined) configFlags[k] = v
   }
   return { values: r.values as Parsed['values'], positionals: r.positionals, configFlags }

@@ -36,7 +36,7 @@ export const demoCommand: Command = {
   summary: 'watch the whole system work on a loopback testnet (no connection needed)',
   help: () => HELP,
   async run (argv, out) {
-    const p = parse(argv, { nodes: { type: 'string' }, torrents: { type: 'string' }, timeout: { type: 'string' } }, ['dataDir', 'progress', 'logLevel'], false)
+    const p = parse(argv, { nodes: { type: 'string' }, torrents: { type: 'string' }, timeout: { type: 'string' } }, ['dataDir', 'progress', 'logLevel', 'perIpRate'], false)
     const nodes = Number(p.values.nodes ?? 32)
     const torrents = Number(p.values.torrents ?? 100)
     const timeout = Number(p.values.timeout ?? 180)
@@ -53,6 +53,9 @@ export const demoCommand: Command = {
       host: '127.0.0.1',
       dhtPort: '0',
       minRevisit: '0',
+      // The testnet's nodes are bbmesh nodes without libtorrent's 5 packets/s per-IP limit,
+      // and a small DHT concentrates lookups on few addresses.
+      perIpRate: p.configFlags.perIpRate ?? '50',
     }, {})
     const log = createLogger({ level: config.logLevel })
     const stop = waitForStop()

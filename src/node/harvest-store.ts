@@ -1,0 +1,47 @@
+// The harvester's view of the store: the few operations the crawler's ports need, with the
+// clock and the record building (parse the verified info dict) done here.
+
+import { openStore, type Store, type StoreStats, type SearchHit } from '../store/index.js'
+import { parseInfo } from '../torrent/info-parse.js'
+import type { SampleSource } from '../../crawler/responder.js'
+import { BbmeshError, errorMessage } from '../core/errors.js'
+
+export interface HarvestStore {
+  store: Store
+  noteSeen: (ihs: Buffer[], source: string) => void
+  lease: (n: number, leaseMs: number) => Buffer[]
+  /** Index a verified info dict and drop its queue entry, in one transaction. */
+  complete: (ih: Buffer, raw: Buffer, source: string) => void
+  fail: (ih: Buffer, reason: string) => void
+  sampleSource: () => SampleSource
+  stats: () => StoreStats
+  search: (text: string, limit: number) => SearchHit[]
+  close: () => void
+}
+
+export function openHarvestStore (path: string, opts: { maxAttempts?: number } = {}): HarvestStore {
+  const store = openStore(path, { queue: opts.maxAttempts === undefined ? undefined : { maxAttempts: opts.maxAttempts } })
+  return {
+    store,
+    noteSeen: (ihs, source) => { store.noteSeen(ihs, source, Date.now()) },
+    lease: (n, leaseMs) => store.queue.lease(n, Date.now(), leaseMs),
+    complete: (ih, raw, source) => {
+      let info
+      try {
+        info = parseInfo(raw)
+      } catch (err) {
+        // It hashed right but does not parse (a hostile or broken torrent): never retried.
+        if (!(err instanceof BbmeshError)) throw err
+        store.queue.fail(ih, `unparseable info dict: ${errorMessage(err)}`, Date.now())
+        return
+      }
+      // addTorrents drops the queue entries of the torrent's hashes in the same transaction.
+      store.addTorrents([{ info, rawInfo: raw, source, discoveredAt: Date.now() }])
+    },
+    fail: (ih, reason) => { store.queue.fail(ih, reason, Date.now()) },
+    sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),
+    stats: () => store.stats(),
+    search: (text, limit) => store.search(text, { limit }),
+    close: () => { store.close() },
+  }
+}
