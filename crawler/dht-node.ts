@@ -72,11 +72,15 @@ export class DhtNode extends EventEmitter {
 
   /** Bind the socket and join the DHT. Resolves once bootstrap is done (or at once for an empty list). */
   async start (opts: { bootstrapTimeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) throw new AbortedError('DHT node is closed')
     const sock = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 })
     this.socket = sock
     await new Promise<void>((resolve, reject) => {
+      // close() during the bind closes the socket, and the bind callback never comes.
+      const onClosing = (): void => { sock.off('error', reject); reject(new AbortedError('closed during bind')) }
       sock.once('error', reject)
-      sock.bind(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => { sock.off('error', reject); resolve() })
+      this.once('closing', onClosing)
+      sock.bind(this.opts.port ?? 0, this.opts.host ?? '0.0.0.0', () => { sock.off('error', reject); this.off('closing', onClosing); resolve() })
     })
     const guard = new KrpcGuard(sock, this.opts.guard, this.log)
     this.guard = guard

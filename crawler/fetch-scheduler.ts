@@ -49,7 +49,6 @@ export class FetchScheduler extends EventEmitter {
   private readonly tasks = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | null = null
   private closed = false
-  readonly peerId = makePeerId()
   readonly stats: FetchStats = { active: 0, fetched: 0, failed: 0, noPeers: 0, badHash: 0, attempts: 0 }
   private readonly log: Logger
 
@@ -141,7 +140,10 @@ export class FetchScheduler extends EventEmitter {
     const attempts = peers.map(async (p) => {
       this.stats.attempts++
       try {
-        const r = await fetchMetadata(ih, p, { signal, timeoutMs: this.o.fetchTimeoutMs, peerId: this.peerId })
+        // A fresh peer id per connection: libtorrent drops a second connection to one torrent
+        // from a peer id it already has connected ("duplicate peer-id"), and a hybrid's v1
+        // and truncated v2 hashes are two fetch tasks for ONE torrent on the same seeder.
+        const r = await fetchMetadata(ih, p, { signal, timeoutMs: this.o.fetchTimeoutMs, peerId: makePeerId() })
         ac.abort()
         return r
       } catch (err) {

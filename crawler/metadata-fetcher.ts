@@ -12,7 +12,7 @@ import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../src/wire/han
 import { MSG, extendedFrame, decodeExtHandshake, decodeMetadataMessage } from '../src/wire/messages.js'
 import { LIMITS } from '../src/core/limits.js'
 import { ProtocolError, TimeoutError, NetworkError, LimitError, AbortedError } from '../src/core/errors.js'
-import { abortReason } from '../src/core/deadline.js'
+import { abortReason, throwIfAborted } from '../src/core/deadline.js'
 import type { PeerAddr } from '../src/core/compact.js'
 import { verifyInfohash } from '../src/torrent/info-verify.js'
 
@@ -43,6 +43,9 @@ export async function fetchMetadata (infohash: Buffer, peer: PeerAddr, opts: Fet
   const deadline = AbortSignal.timeout(opts.timeoutMs ?? 10_000)
   const signal = opts.signal === undefined ? deadline : AbortSignal.any([opts.signal, deadline])
   const maxSize = Math.min(opts.maxSize ?? LIMITS.metadataMaxSize, LIMITS.metadataMaxSize)
+  // An already-aborted signal never fires 'abort' again, and AbortSignal.any() of it hides
+  // the deadline too: without this check the fetch would wait on the peer forever.
+  throwIfAborted(signal)
   const conn = new Conn(peer, signal)
   try {
     await conn.connected()

@@ -15,6 +15,9 @@ export function throwIfAborted (signal: AbortSignal | undefined): void {
 export function abortReason (signal: AbortSignal): Error {
   const r: unknown = signal.reason
   if (r instanceof Error && r.name === 'TimeoutError') return new TimeoutError('deadline passed', { cause: r })
+  // AbortController.abort() with no reason gives a DOMException: callers that rethrow every
+  // non-BbmeshError as a bug would crash on a plain cancel.
+  if (r instanceof Error && r.name === 'AbortError') return new AbortedError('aborted', { cause: r })
   if (r instanceof Error) return r
   return new AbortedError()
 }

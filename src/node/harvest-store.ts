@@ -5,6 +5,7 @@ import { openStore, type Store, type StoreStats, type SearchHit } from '../store
 import { parseInfo } from '../torrent/info-parse.js'
 import type { SampleSource } from '../../crawler/responder.js'
 import { BbmeshError, errorMessage } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
 
 export interface HarvestStore {
   store: Store
@@ -19,8 +20,9 @@ export interface HarvestStore {
   close: () => void
 }
 
-export function openHarvestStore (path: string, opts: { maxAttempts?: number } = {}): HarvestStore {
-  const store = openStore(path, { queue: opts.maxAttempts === undefined ? undefined : { maxAttempts: opts.maxAttempts } })
+export function openHarvestStore (path: string, opts: { maxAttempts?: number, logger?: Logger } = {}): HarvestStore {
+  // The logger lets the store say how many leases of a crashed run it returned to the queue.
+  const store = openStore(path, { queue: opts.maxAttempts === undefined ? undefined : { maxAttempts: opts.maxAttempts }, logger: opts.logger })
   return {
     store,
     noteSeen: (ihs, source) => { store.noteSeen(ihs, source, Date.now()) },

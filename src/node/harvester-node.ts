@@ -17,6 +17,7 @@ import { openHarvestStore, type HarvestStore } from './harvest-store.js'
 import type { PeerAddr } from '../core/compact.js'
 import { WHOLE_KEYSPACE, type Region } from '../core/infohash.js'
 import { silentLogger, type Logger } from '../core/logger.js'
+import { AbortedError } from '../core/errors.js'
 
 export interface HarvestStats {
   uptime_s: number
@@ -63,9 +64,10 @@ export class HarvesterNode {
   }
 
   async start (): Promise<void> {
+    if (this.closed) throw new AbortedError('harvester is closed')
     const c = this.config
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 })
-    const store = openHarvestStore(join(c.dataDir, 'index.sqlite'), { maxAttempts: c.maxAttempts })
+    const store = openHarvestStore(join(c.dataDir, 'index.sqlite'), { maxAttempts: c.maxAttempts, logger: this.log.child({ component: 'store' }) })
     this.store = store
     try {
       const nodeId = loadOrCreateNodeId(c.dataDir)
@@ -75,6 +77,8 @@ export class HarvesterNode {
         const r = await resolveBootstrap(c.bootstrap)
         peers = r.peers
         failures = r.failures
+        // close() may have run while the names resolved: build nothing on a closed store.
+        if (this.closed) throw new AbortedError('harvester closed during start')
         if (c.bootstrap.length > 0 && peers.length === 0) throw unreachableError(c.bootstrap, failures)
       }
       const dht = new DhtNode({
