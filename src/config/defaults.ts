@@ -39,7 +39,7 @@ export const CONFIG_SPEC = Object.freeze({
   bootstrap: k('bootstrap', 'list', [...PUBLIC_BOOTSTRAP], 'The public routers every mainline client uses; pass your own (HOST:PORT,...) offline or in tests.'),
   host: k('host', 'string', '0.0.0.0', 'Bind address of the DHT and peer sockets.'),
   dhtPort: k('dht-port', 'int', 6881, 'The customary DHT port; a stable port keeps our place in other nodes\' routing tables.', { min: 0, max: 65535 }),
-  peerPort: k('peer-port', 'int', 6881, 'TCP port announced for the peer wire.', { min: 0, max: 65535 }),
+  peerPort: k('peer-port', 'int', 6881, 'TCP port of the peer wire (member links and catalog seeding); harvest alone only dials out.', { min: 0, max: 65535 }),
   krpcRate: k('krpc-rate', 'int', 300, 'Outgoing KRPC packets/s in all: enough to sample thousands of nodes a minute without hurting a home router.', { min: 1, max: 1_000_000 }),
   krpcBytesRate: k('krpc-bytes-rate', 'int', 200_000, 'Outgoing KRPC bytes/s in all (about 1.6 Mbit/s).', { min: 1000, max: 1e10 }),
   perIpRate: k('per-ip-rate', 'number', 4, 'Packets/s to one IP: libtorrent blocks an IP for 5 minutes above 5/s.', { min: 0.1, max: 1_000_000 }),
