@@ -6,21 +6,12 @@
 import { createHash } from 'node:crypto'
 import { encode, type EncodableValue } from '../src/core/bencode.js'
 import type { TorrentFile, TorrentRecord, TorrentVersion } from '../src/torrent/types.js'
+import { prng } from '../src/core/prng.js'
+export { prng }
 
 export const VOCABULARY = 50_000
 const PIECE = 256 * 1024
 
-/** A small PRNG (mulberry32): fast, seeded, good enough for test data. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SYL = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vo', 'si', 'de', 'ba', 'xu', 'fe', 'go', 'hi', 'ja', 'pu', 'we', 'zo', 'qi', 'ly']
 

@@ -175,6 +175,7 @@ export class Sampler extends EventEmitter {
       if (code === 204) {
         // Does not speak BEP-51: keep it out of the sampling pool.
         this.stats.unsupported++
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ node: e.key }, 'node does not answer sample_infohashes (204): left out of sampling')
         this.unsupported.set(e.key, true)
         this.forget(e)
       } else {

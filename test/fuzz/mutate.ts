@@ -3,18 +3,9 @@
 
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { prng } from '../../src/core/prng.js'
+export { prng }
 
-/** mulberry32: small, fast, good enough to pick mutations. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const INTERESTING = [0x00, 0x01, 0x13, 0x14, 0x20, 0x2d, 0x30, 0x31, 0x39, 0x3a, 0x64, 0x65, 0x69, 0x6c, 0x7f, 0x80, 0xff]
 const TOKENS = ['i0e', 'i-1e', 'i99999999999999999e', 'le', 'de', '0:', '20:', '999:', '4294967295:', 'e', 'd', 'l', '9:__proto__', 'i1e', '1:q', '1:r', '1:e']

@@ -2,23 +2,14 @@
 // a node on loopback the way a hostile or a plain remote would (no k-rpc in between).
 
 import { createSocket, type Socket } from 'node:dgram'
-import { readFileSync, readdirSync, existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { decode, encode, isDict, type BDict, type BValue, type EncodableValue } from '../../src/core/bencode.js'
 import { isLoopback, type PeerAddr } from '../../src/core/compact.js'
+import { repoRoot } from './paths.js'
+export { repoRoot }
 
-/** The repository root (the first directory above this file holding package.json). */
-export function repoRoot (): string {
-  let d = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d)
-    if (up === d) throw new Error('repository root not found')
-    d = up
-  }
-  return d
-}
 
 export function fixturePath (...parts: string[]): string {
   return join(repoRoot(), 'fixtures', ...parts)

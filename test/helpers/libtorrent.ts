@@ -8,11 +8,10 @@
 
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { BbmeshError, TimeoutError, AbortedError } from '../../src/core/errors.js'
+import { repoRoot } from './paths.js'
 
 export const PYTHON = '/usr/bin/python3'
 const READY_TIMEOUT_MS = 20_000
@@ -42,15 +41,6 @@ export function requireLibtorrent (): void {
   libtorrentChecked = true
 }
 
-function repoRoot (): string {
-  let d = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d)
-    if (up === d) throw new Error('repository root not found')
-    d = up
-  }
-  return d
-}
 
 /** ltnet.py in the source tree (tsc does not copy it to dist/). */
 export function ltnetScript (): string {
