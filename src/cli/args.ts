@@ -7,9 +7,12 @@ import { UsageError } from '../core/errors.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
 
+/** List keys whose flag may be given more than once; the values are joined with commas. */
+const REPEATABLE: ReadonlySet<ConfigKey> = new Set<ConfigKey>(['community'])
+
 export function configOptions (keys: readonly ConfigKey[]): OptionSpec {
   const o: OptionSpec = {}
-  for (const k of keys) o[CONFIG_SPEC[k].flag] = { type: 'string' }
+  for (const k of keys) o[CONFIG_SPEC[k].flag] = REPEATABLE.has(k) ? { type: 'string', multiple: true } : { type: 'string' }
   return o
 }
 
@@ -30,7 +33,7 @@ export function parse (argv: string[], options: OptionSpec, configKeys: readonly
   const configFlags: Partial<Record<ConfigKey, unknown>> = {}
   for (const k of configKeys) {
     const v = (r.values as Record<string, unknown>)[CONFIG_SPEC[k].flag]
-    if (v !== undefined) configFlags[k] = v
+    if (v !== undefined) configFlags[k] = Array.isArray(v) ? v.join(',') : v
   }
   return { values: r.values as Parsed['values'], positionals: r.positionals, configFlags }
 }

@@ -12,8 +12,9 @@ import { exportCommand } from './commands/export.js'
 import { testnetCommand } from './commands/testnet.js'
 import { demoCommand } from './commands/demo.js'
 import { configCommand } from './commands/config.js'
+import { communityCommand } from './commands/community.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, statsCommand, importCommand, exportCommand, demoCommand, testnetCommand, configCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, statsCommand, importCommand, exportCommand, demoCommand, testnetCommand, configCommand, communityCommand]
 
 export const VERSION = '0.1.0'
 

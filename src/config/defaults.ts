@@ -50,6 +50,7 @@ export const CONFIG_SPEC = Object.freeze({
   minRevisit: k('min-revisit', 'int', 60_000, 'Least ms between two samples of one node when it advertises interval 0.', { min: 0, max: 86_400_000 }),
   progress: k('progress', 'string', 'auto', 'auto: a live line on a TTY, JSON lines otherwise.', { choices: ['auto', 'tty', 'json', 'off'] }),
   logLevel: k('log-level', 'string', 'info', 'Log level of the structured logs on stderr.', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+  community: k('community', 'list', [], 'Community keys (secret) of the cooperatives to join, each bbmesh-community:<72 hex> from `bbmesh community new`; none: harvest alone. Prefer env or file: flags show in ps.'),
   config: k('config', 'string', '', 'Config file (JSON); default: config.json in the data directory if present.'),
 } satisfies Record<string, KeySpec>)
 
@@ -71,5 +72,7 @@ export interface Config {
   minRevisit: number
   progress: 'auto' | 'tty' | 'json' | 'off'
   logLevel: string
+  /** Community keys in text form (secret); parse with identity/community-key parseCommunityKeys. */
+  community: string[]
   config: string
 }

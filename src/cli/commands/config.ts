@@ -5,6 +5,7 @@ import { parse } from '../args.js'
 import { loadConfig } from '../../config/load.js'
 import { CONFIG_SPEC, type ConfigKey } from '../../config/defaults.js'
 import { UsageError } from '../../core/errors.js'
+import { parseCommunityKeys } from '../../identity/community-key.js'
 
 const KEYS = Object.keys(CONFIG_SPEC) as ConfigKey[]
 
@@ -18,7 +19,10 @@ Keys are documented in docs/config.md.`,
   async run (argv, out) {
     const p = parse(argv, { json: { type: 'boolean' } }, KEYS, true)
     if (p.positionals[0] !== 'show' || p.positionals.length !== 1) throw new UsageError('expected `bbmesh config show`')
-    const { config, sources } = loadConfig(p.configFlags)
+    const loaded = loadConfig(p.configFlags)
+    const { sources } = loaded
+    // Community keys are secrets: show their public ids, never the keys.
+    const config = { ...loaded.config, community: parseCommunityKeys(loaded).map((k) => `id:${k.id}`) }
     if (p.values.json === true) {
       out.out(JSON.stringify({ config, sources }))
       return 0

@@ -45,3 +45,15 @@ test('reading a data directory without an index says so (exit 1)', async () => {
   assert.equal(await main(['stats', '--data-dir', '/nonexistent-bbmesh-dir'], o), 1)
   assert.match(o.stderr.join('\n'), /no index in \/nonexistent-bbmesh-dir/)
 })
+
+test('config show never prints a community key, only its id', async () => {
+  const { generateCommunityKey } = await import('../../../src/identity/community-key.js')
+  const k = generateCommunityKey()
+  for (const args of [['config', 'show', '--community', k.format()], ['config', 'show', '--json', '--community', k.format()]]) {
+    const o = capture()
+    assert.equal(await main(args, o), 0)
+    const text = o.stdout.join('\n')
+    assert.ok(!text.includes(k.format().slice(-40)), 'the key leaked')
+    assert.ok(text.includes(k.id))
+  }
+})
