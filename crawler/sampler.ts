@@ -15,7 +15,9 @@ import { LruMap } from '../src/core/lru.js'
 import { silentLogger, type Logger } from '../src/core/logger.js'
 
 export interface SamplerOptions {
+  /** One region, or several (a cooperative may give a member more than one prefix). */
   region?: Region
+  regions?: Region[]
   /** Nodes remembered at most (the pool). */
   maxNodes?: number
   /** sample_infohashes queries in flight at most. */
@@ -52,7 +54,7 @@ interface Entry {
 }
 
 export class Sampler extends EventEmitter {
-  private region: Region
+  private regions: Region[]
   private readonly pool = new Map<string, Entry>()
   private readonly due = new MinHeap<Entry>((a, b) => a.nextAt - b.nextAt)
   /** Nodes that answered 204: other nodes keep listing them in `nodes`, so remember to skip them. */
@@ -61,13 +63,14 @@ export class Sampler extends EventEmitter {
   private timer: NodeJS.Timeout | null = null
   private closed = false
   private lastSeed = 0
-  private readonly o: Required<Omit<SamplerOptions, 'region'>>
+  private readonly o: Required<Omit<SamplerOptions, 'region' | 'regions'>>
   private readonly log: Logger
   readonly stats: SamplerStats = { nodesKnown: 0, nodesInRegion: 0, inflight: 0, queries: 0, answers: 0, timeouts: 0, errors: 0, unsupported: 0, samples: 0 }
 
   constructor (private readonly deps: { node: DhtNode, now?: () => number, logger?: Logger }, opts: SamplerOptions = {}) {
     super()
-    this.region = opts.region ?? WHOLE_KEYSPACE
+    this.regions = opts.regions ?? [opts.region ?? WHOLE_KEYSPACE]
+    if (this.regions.length === 0) throw new RangeError('sampler: no region')
     this.o = {
       maxNodes: opts.maxNodes ?? 50_000,
       concurrency: opts.concurrency ?? 32,
@@ -89,12 +92,22 @@ export class Sampler extends EventEmitter {
   }
 
   /** Steer into another region (the cooperative reassigns regions as members come and go). */
-  setRegion (r: Region): void {
-    this.region = r
-    for (const e of this.pool.values()) e.inRegion = e.id !== null && inRegion(e.id, r)
+  setRegion (r: Region): void { this.setRegions([r]) }
+
+  setRegions (rs: Region[]): void {
+    if (rs.length === 0) throw new RangeError('sampler: no region')
+    this.regions = rs
+    for (const e of this.pool.values()) e.inRegion = e.id !== null && this.inRegions(e.id)
   }
 
-  getRegion (): Region { return this.region }
+  getRegions (): Region[] { return this.regions }
+
+  private inRegions (id: Uint8Array): boolean { return this.regions.some((r) => inRegion(id, r)) }
+
+  /** A target inside one of our regions, chosen at random. */
+  private target (): Buffer {
+    return randomInRegion(this.regions[Math.floor(Math.random() * this.regions.length)], randomBytes)
+  }
 
   private readonly onNode = (n: NodeInfo): void => { this.addNode(n) }
 
@@ -106,14 +119,14 @@ export class Sampler extends EventEmitter {
     const key = `${n.host}:${n.port}`
     if (this.pool.has(key) || this.unsupported.has(key)) return
     if (this.pool.size >= this.o.maxNodes) return
-    const e: Entry = { key, id: n.id ?? null, host: n.host, port: n.port, nextAt: this.now(), fails: 0, inRegion: n.id != null && inRegion(n.id, this.region), dead: false }
+    const e: Entry = { key, id: n.id ?? null, host: n.host, port: n.port, nextAt: this.now(), fails: 0, inRegion: n.id != null && this.inRegions(n.id), dead: false }
     this.pool.set(key, e)
     this.due.push(e)
   }
 
   private seedFromTable (): void {
     this.lastSeed = this.now()
-    const target = randomInRegion(this.region, randomBytes)
+    const target = this.target()
     for (const n of this.deps.node.closestNodes(target, 64)) this.addNode(n)
   }
 
@@ -146,7 +159,7 @@ export class Sampler extends EventEmitter {
   private async ask (e: Entry): Promise<void> {
     this.inflight++
     this.stats.queries++
-    const target = randomInRegion(this.region, randomBytes)
+    const target = this.target()
     try {
       const { r } = await this.deps.node.query({ host: e.host, port: e.port }, 'sample_infohashes', { target })
       if (this.closed) return
@@ -154,7 +167,7 @@ export class Sampler extends EventEmitter {
       e.fails = 0
       const id = r.id as Buffer
       e.id = Buffer.from(id)
-      e.inRegion = inRegion(e.id, this.region)
+      e.inRegion = this.inRegions(e.id)
       const interval = typeof r.interval === 'number' ? Math.min(r.interval, LIMITS.bep51MaxInterval) : LIMITS.bep51MaxInterval
       e.nextAt = this.now() + Math.max(interval * 1000, this.o.minRevisitMs)
       this.due.push(e)

@@ -213,7 +213,7 @@ test('setRegion steers the targets of a sampler', { timeout: 30_000 }, async () 
   const region: Region = { prefix: Buffer.alloc(20, 0xff), bits: 8 }
   const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0 })
   s.setRegion(region)
-  assert.deepEqual(s.getRegion(), region)
+  assert.deepEqual(s.getRegions(), [region])
   const myPort = h.address().port
   s.start()
   try {
@@ -238,4 +238,22 @@ test('close() stops the sampler: no query after it, idempotent', { timeout: 30_0
   const m = asked.filter((a) => a.fromPort === myPort).length
   await new Promise((resolve) => setTimeout(resolve, 100))
   assert.equal(asked.filter((a) => a.fromPort === myPort).length, m)
+})
+
+test('setRegions keeps every target inside one of the regions', { timeout: 30_000 }, async () => {
+  const h = await harvester()
+  const a: Region = { prefix: Buffer.alloc(20, 0x00), bits: 4 }
+  const b: Region = { prefix: Buffer.alloc(20, 0xf0), bits: 4 }
+  const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0 })
+  s.setRegions([a, b])
+  const myPort = h.address().port
+  s.start()
+  try {
+    await until(() => asked.filter((x) => x.fromPort === myPort).length >= NODES, 20_000)
+    const mine = asked.filter((x) => x.fromPort === myPort)
+    for (const x of mine) assert.ok(inRegion(x.target, a) || inRegion(x.target, b), `target ${x.target.toString('hex')} outside both`)
+    assert.deepEqual(s.getRegions(), [a, b])
+  } finally {
+    s.close()
+  }
 })
