@@ -39,6 +39,23 @@ export interface AuthInfo {
   community: string
   /** The remote's publisher public key (ed25519, 32 bytes), if it sent a signed one. */
   publisherKey?: Buffer
+  /**
+   * Integrity of this connection after bb_auth: keys derived from the community key and both
+   * ends of the connection, so a relay that forwarded bb_auth unchanged can still neither alter
+   * nor inject a later message. The registry tags and checks every message of a requiresAuth
+   * extension with it (docs/protocol.md, "BEP-10 extensions of bbmesh: common rules").
+   */
+  session?: SessionMac
+}
+
+/** Per-connection, per-direction message tags (one counter each way, shared by all extensions). */
+export interface SessionMac {
+  /** Bytes of one tag. */
+  readonly tagBytes: number
+  /** The tag of our next message of extension `name` carrying `payload` (advances our counter). */
+  mac: (name: string, payload: Uint8Array) => Buffer
+  /** Whether `tag` is right for the remote's next message of `name` (advances its counter only if so). */
+  verify: (name: string, payload: Uint8Array, tag: Uint8Array) => boolean
 }
 
 export interface Extension {
