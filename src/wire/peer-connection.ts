@@ -16,8 +16,12 @@ import type { PeerAddr } from '../core/compact.js'
 
 export interface PeerConnectionOptions {
   peerId: Buffer
-  /** Our BEP-10 handshake dict (`m`, `v`, `p`, extension extras). */
-  extHandshake: () => Record<string, EncodableValue>
+  /**
+   * Our BEP-10 handshake dict (`m`, `v`, `p`, extension extras), sent as soon as the
+   * BitTorrent handshake is done. Leave it out to send it later with sendExtHandshake()
+   * (when the extensions need the remote's peer id to be built).
+   */
+  extHandshake?: () => Record<string, EncodableValue>
   maxFrame?: number
   /** The BitTorrent handshake must complete within this. */
   handshakeTimeoutMs?: number
@@ -75,7 +79,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.armIdle()
     const ka = opts.keepAliveMs ?? 60_000
     this.keepAliveTimer = setInterval(() => { if (Date.now() - this.lastSent >= ka) this.write(Buffer.alloc(4)) }, ka)
-    this.write(frame(MSG.extended, Buffer.concat([Buffer.from([0]), encode(opts.extHandshake())])))
+    if (opts.extHandshake !== undefined) this.sendExtHandshake(opts.extHandshake())
     // Frames that arrived with the handshake are processed once listeners are attached.
     setImmediate(() => this.drain())
   }
@@ -153,6 +157,10 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     this.lastSent = Date.now()
     this.bytes.out += b.length
     this.sock.write(b)
+  }
+
+  sendExtHandshake (dict: Record<string, EncodableValue>): void {
+    this.write(frame(MSG.extended, Buffer.concat([Buffer.from([0]), encode(dict)])))
   }
 
   sendExtended (remoteId: number, payload: Uint8Array): void {
