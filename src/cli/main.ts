@@ -12,9 +12,10 @@ import { exportCommand } from './commands/export.js'
 import { testnetCommand } from './commands/testnet.js'
 import { demoCommand } from './commands/demo.js'
 import { configCommand } from './commands/config.js'
+import { membersCommand } from './commands/members.js'
 import { communityCommand } from './commands/community.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, statsCommand, importCommand, exportCommand, demoCommand, testnetCommand, configCommand, communityCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand]
 
 export const VERSION = '0.1.0'
 

@@ -11,6 +11,7 @@ import { PassiveHarvester } from '../../crawler/passive-harvester.js'
 import { Triage } from '../../crawler/triage.js'
 import { FetchScheduler } from '../../crawler/fetch-scheduler.js'
 import type { Config } from '../config/defaults.js'
+import type { LoadedConfig } from '../config/load.js'
 import { loadOrCreateNodeId } from '../identity/node-id.js'
 import { resolveBootstrap, unreachableError } from './bootstrap.js'
 import { openHarvestStore, type HarvestStore } from './harvest-store.js'
@@ -18,6 +19,13 @@ import type { PeerAddr } from '../core/compact.js'
 import { WHOLE_KEYSPACE, type Region } from '../core/infohash.js'
 import { silentLogger, type Logger } from '../core/logger.js'
 import { AbortedError } from '../core/errors.js'
+import { parseCommunityKeys, type CommunityKey } from '../identity/community-key.js'
+import { rendezvousInfohashes } from '../coop/rendezvous.js'
+import { RendezvousAnnouncer } from '../coop/rendezvous-announcer.js'
+import { Membership } from '../coop/membership.js'
+import { bbAuth } from '../../extensions/bb-auth.js'
+import { StatusFile } from './status-file.js'
+import { randomBytes } from 'node:crypto'
 
 export interface HarvestStats {
   uptime_s: number
@@ -36,6 +44,7 @@ export interface HarvestStats {
   krpc_in: number
   krpc_invalid: number
   krpc_dropped_out: number
+  members: number
 }
 
 export interface HarvesterOptions {
@@ -45,6 +54,8 @@ export interface HarvesterOptions {
   /** Fail when no bootstrap node answers (default true when the list is non-empty). */
   requireBootstrap?: boolean
   bootstrapTimeoutMs?: number
+  /** Where each config value came from (for error messages about community keys). */
+  configSources?: LoadedConfig['sources']
 }
 
 export class HarvesterNode {
@@ -54,6 +65,9 @@ export class HarvesterNode {
   passive: PassiveHarvester | null = null
   triage: Triage | null = null
   fetcher: FetchScheduler | null = null
+  membership: Membership | null = null
+  announcer: RendezvousAnnouncer | null = null
+  private status: StatusFile | null = null
   private readonly log: Logger
   private started = 0
   private closed = false
@@ -66,6 +80,8 @@ export class HarvesterNode {
   async start (): Promise<void> {
     if (this.closed) throw new AbortedError('harvester is closed')
     const c = this.config
+    // Bad community keys stop the start before anything is opened.
+    const keys = parseCommunityKeys({ config: c, sources: this.opts.configSources ?? ({} as LoadedConfig['sources']) })
     mkdirSync(c.dataDir, { recursive: true, mode: 0o700 })
     const store = openHarvestStore(join(c.dataDir, 'index.sqlite'), { maxAttempts: c.maxAttempts, logger: this.log.child({ component: 'store' }) })
     this.store = store
@@ -119,6 +135,9 @@ export class HarvesterNode {
       }, { concurrency: c.fetchConcurrency, taskTimeoutMs: c.fetchTimeout })
       this.fetcher = fetcher
       this.started = Date.now()
+      if (keys.length > 0) await this.startCooperative(keys, dht)
+      this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList() }))
+      this.status.start()
       sampler.start()
       fetcher.start()
       this.log.info({ nodeId: nodeId.toString('hex'), dht: dht.address(), nodes: dht.nodeCount() }, 'harvester started')
@@ -126,6 +145,40 @@ export class HarvesterNode {
       await this.close()
       throw err
     }
+  }
+
+  private async startCooperative (keys: CommunityKey[], dht: DhtNode): Promise<void> {
+    const c = this.config
+    const targets = (now: number): ReturnType<typeof rendezvousInfohashes> => rendezvousInfohashes(keys, now)
+    const membership = new Membership({
+      peerId: Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)]),
+      host: c.host,
+      port: c.peerPort,
+      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId })],
+      targets,
+      logger: this.log.child({ component: 'membership' }),
+    })
+    this.membership = membership
+    const addr = await membership.start()
+    membership.on('member', (m) => this.log.info({ member: `${m.host}:${m.port}`, community: m.community }, 'member joined'))
+    membership.on('memberLost', (m, reason) => { this.log.info({ member: `${m.host}:${m.port}`, reason }, 'member lost'); this.announcer?.kick() })
+    const announcer = new RendezvousAnnouncer(dht, { targets, peerPort: addr.port }, this.log.child({ component: 'rendezvous' }))
+    this.announcer = announcer
+    announcer.on('peer', (p) => membership.offer(p))
+    announcer.start()
+    this.log.info({ communities: keys.map((k) => k.id), peerPort: addr.port }, 'cooperative started')
+  }
+
+  /** The current members, safe to show (no secrets). */
+  memberList (): Array<{ peer_id: string, host: string, port: number, community: string, publisher_key?: string, since: string }> {
+    return (this.membership?.members() ?? []).map((m) => ({
+      peer_id: m.peerId.toString('hex'),
+      host: m.host,
+      port: m.port,
+      community: m.community,
+      ...(m.publisherKey !== undefined ? { publisher_key: m.publisherKey.toString('hex') } : {}),
+      since: new Date(m.since).toISOString(),
+    }))
   }
 
   stats (): HarvestStats {
@@ -157,6 +210,7 @@ export class HarvesterNode {
       krpc_in: g?.received ?? 0,
       krpc_invalid: g === undefined ? 0 : Object.values(g.invalid).reduce((a, b) => a + b, 0),
       krpc_dropped_out: this.dht?.guard?.pacer.counters.dropped ?? 0,
+      members: this.membership?.members().length ?? 0,
     }
   }
 
@@ -164,6 +218,9 @@ export class HarvesterNode {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.status?.close()
+    await this.announcer?.close()
+    await this.membership?.close()
     this.sampler?.close()
     this.passive?.close()
     await this.fetcher?.close()

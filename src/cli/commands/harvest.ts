@@ -9,10 +9,10 @@ import { Progress } from '../progress.js'
 import { waitForStop } from '../signals.js'
 import { createLogger } from '../../core/logger.js'
 
-export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'progress', 'logLevel', 'config']
+export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'progress', 'logLevel', 'config']
 
 export function statusLine (s: HarvestStats): string {
-  return `nodes ${s.nodes} | sampled ${s.sampler_nodes} | samples ${s.samples} (${s.samples_per_s}/s) | seen ${s.infohashes_seen} | queue ${s.queue} | fetching ${s.fetching} | fetched ${s.fetched} (${s.fetch_rate}/s) | failed ${s.failed} | indexed ${s.torrents}`
+  return `nodes ${s.nodes} | sampled ${s.sampler_nodes} | samples ${s.samples} (${s.samples_per_s}/s) | seen ${s.infohashes_seen} | queue ${s.queue} | fetching ${s.fetching} | fetched ${s.fetched} (${s.fetch_rate}/s) | failed ${s.failed} | indexed ${s.torrents}${s.members > 0 ? ` | members ${s.members}` : ''}`
 }
 
 export const harvestCommand: Command = {
@@ -30,10 +30,10 @@ ${configHelp(HARVEST_KEYS)}
   -h, --help`,
   async run (argv, out) {
     const p = parse(argv, {}, HARVEST_KEYS, false)
-    const { config } = loadConfig(p.configFlags)
+    const { config, sources } = loadConfig(p.configFlags)
     const log = createLogger({ level: config.logLevel })
     const stop = waitForStop()
-    const node = new HarvesterNode(config, {}, log)
+    const node = new HarvesterNode(config, { configSources: sources }, log)
     try {
       await Promise.race([node.start(), stop.promise.then(() => { throw new Error('stopped during start') })])
     } catch (err) {
