@@ -5,6 +5,8 @@
 import type { ExtensionFactory } from '../../extensions/extension.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
 import { encodeAuthMessage } from '../../extensions/bb-auth.codec.js'
+import { bbMeta } from '../../extensions/bb-meta.js'
+import { encodeMetaMessage } from '../../extensions/bb-meta.codec.js'
 import { ManualClock, communityKey, dummyExtension, publisher, sha256 } from '../unit/extensions/helpers.js'
 
 export interface ComplianceEntry {
@@ -25,6 +27,16 @@ export const COMPLIANCE_FACTORIES: ComplianceEntry[] = [
       encodeAuthMessage({ type: 'proof', proof: sha256('p') }),
       encodeAuthMessage({ type: 'hello', mac: sha256('m').subarray(0, 16) }),
       encodeAuthMessage({ type: 'hello', mac: sha256('m').subarray(0, 16), publicKey: sha256('pk'), signature: Buffer.concat([sha256('s1'), sha256('s2')]) }),
+    ],
+  },
+  {
+    name: 'bb_meta',
+    make: () => bbMeta({ source: { rawInfo: (ih) => ih[0] === 1 ? Buffer.alloc(20_000, 1) : null } }),
+    samples: [
+      encodeMetaMessage({ t: 'q', i: 1, h: Buffer.alloc(20, 1), p: 0 }),
+      encodeMetaMessage({ t: 'q', i: 2, h: Buffer.alloc(20, 2), p: 0 }),
+      encodeMetaMessage({ t: 'n', i: 3, h: Buffer.alloc(20, 3) }),
+      encodeMetaMessage({ t: 'd', i: 4, h: Buffer.alloc(20, 4), p: 0, s: 10, data: Buffer.alloc(10) }),
     ],
   },
   {
