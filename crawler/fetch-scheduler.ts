@@ -13,8 +13,10 @@ import { silentLogger, type Logger } from '../src/core/logger.js'
 export interface FetchQueue {
   /** Up to n infohashes due for a fetch, leased for leaseMs. */
   lease: (n: number, leaseMs: number) => Buffer[]
-  /** The fetch succeeded: raw is the verified info dict. */
-  complete: (ih: Buffer, raw: Buffer, kind: 'v1' | 'v2') => void
+  /** The fetch succeeded: raw is the verified info dict; source 'dht' (swarm) or 'member'. */
+  complete: (ih: Buffer, raw: Buffer, kind: 'v1' | 'v2', source: 'dht' | 'member') => void
+  /** Put the item back, due at `until`, without counting an attempt. */
+  defer?: (ih: Buffer, until: number) => void
   /** The fetch failed; the queue decides on back-off or giving up. */
   fail: (ih: Buffer, reason: string) => void
 }
@@ -22,6 +24,14 @@ export interface FetchQueue {
 export interface PeerFinder {
   hintsFor: (ih: Buffer) => PeerAddr[]
   lookupPeers: (ih: Buffer, opts: { signal: AbortSignal, maxPeers: number, timeoutMs: number }) => Promise<PeerAddr[]>
+}
+
+/** The cooperative's say before a swarm fetch (src/coop/coop-fetch.ts fills it in). */
+export interface CoopHook {
+  /** A verified info dict from a member that has it, or null. */
+  tryMembers: (ih: Buffer, signal: AbortSignal) => Promise<{ raw: Buffer, kind: 'v1' | 'v2' } | null>
+  /** Wait for the owning member until this time, or null to fetch from the swarm now. */
+  deferUntil: (ih: Buffer) => number | null
 }
 
 export interface FetchSchedulerOptions {
@@ -41,7 +51,7 @@ export interface FetchSchedulerOptions {
   leaseMs?: number
 }
 
-export interface FetchStats { active: number, fetched: number, failed: number, noPeers: number, badHash: number, attempts: number }
+export interface FetchStats { active: number, fetched: number, failed: number, noPeers: number, badHash: number, attempts: number, fromMembers: number, deferred: number }
 
 export class FetchScheduler extends EventEmitter {
   private readonly o: Required<FetchSchedulerOptions>
@@ -49,10 +59,10 @@ export class FetchScheduler extends EventEmitter {
   private readonly tasks = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | null = null
   private closed = false
-  readonly stats: FetchStats = { active: 0, fetched: 0, failed: 0, noPeers: 0, badHash: 0, attempts: 0 }
+  readonly stats: FetchStats = { active: 0, fetched: 0, failed: 0, noPeers: 0, badHash: 0, attempts: 0, fromMembers: 0, deferred: 0 }
   private readonly log: Logger
 
-  constructor (private readonly deps: { queue: FetchQueue, peers: PeerFinder, logger?: Logger }, opts: FetchSchedulerOptions = {}) {
+  constructor (private readonly deps: { queue: FetchQueue, peers: PeerFinder, coop?: CoopHook, logger?: Logger }, opts: FetchSchedulerOptions = {}) {
     super()
     this.o = {
       concurrency: opts.concurrency ?? 64,
@@ -89,6 +99,23 @@ export class FetchScheduler extends EventEmitter {
     const signal = AbortSignal.any([this.ac.signal, AbortSignal.timeout(this.o.taskTimeoutMs)])
     let reason = 'no peers'
     try {
+      const coop = this.deps.coop
+      if (coop !== undefined) {
+        const m = await coop.tryMembers(ih, signal)
+        if (this.closed) return
+        if (m !== null) {
+          this.stats.fromMembers++
+          this.deps.queue.complete(ih, m.raw, m.kind, 'member')
+          this.emit('fetched', ih, m)
+          return
+        }
+        const until = coop.deferUntil(ih)
+        if (until !== null && this.deps.queue.defer !== undefined) {
+          this.stats.deferred++
+          this.deps.queue.defer(ih, until)
+          return
+        }
+      }
       const tried = new Set<string>()
       const candidates: PeerAddr[] = [...this.deps.peers.hintsFor(ih)]
       const tryBatch = async (): Promise<FetchResult | null> => {
@@ -118,7 +145,7 @@ export class FetchScheduler extends EventEmitter {
       if (this.closed) return
       if (got !== null) {
         this.stats.fetched++
-        this.deps.queue.complete(ih, got.raw, got.kind)
+        this.deps.queue.complete(ih, got.raw, got.kind, 'dht')
         this.emit('fetched', ih, got)
       } else {
         this.stats.failed++

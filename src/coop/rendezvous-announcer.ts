@@ -22,6 +22,9 @@ export interface RendezvousAnnouncerOptions {
   /** Between two rounds; a DHT peer entry lives ~30 min, so 10 min keeps us listed. */
   intervalMs?: number
   maxPeers?: number
+  /** While this says true (e.g. no members yet), rounds run every eagerIntervalMs instead. */
+  eager?: () => boolean
+  eagerIntervalMs?: number
   now?: () => number
 }
 
@@ -29,6 +32,7 @@ export interface RendezvousPeer extends PeerAddr { communityId: string, infohash
 
 export class RendezvousAnnouncer extends EventEmitter<{ peer: [RendezvousPeer], round: [number] }> {
   private timer: NodeJS.Timeout | null = null
+  private lastRound = 0
   private readonly ac = new AbortController()
   private running: Promise<void> | null = null
   private closed = false
@@ -41,7 +45,13 @@ export class RendezvousAnnouncer extends EventEmitter<{ peer: [RendezvousPeer], 
   start (): void {
     if (this.timer !== null || this.closed) return
     this.kick()
-    this.timer = setInterval(() => this.kick(), this.opts.intervalMs ?? 10 * 60_000)
+    const interval = this.opts.intervalMs ?? 10 * 60_000
+    const eagerMs = Math.min(interval, this.opts.eagerIntervalMs ?? 3000)
+    // One timer at the faster pace; a round runs when it is due at the pace that applies.
+    this.timer = setInterval(() => {
+      const due = (this.opts.eager?.() === true) ? eagerMs : interval
+      if ((this.opts.now ?? Date.now)() - this.lastRound >= due) this.kick()
+    }, eagerMs)
   }
 
   /** Run a round now (unless one is running): when a member is lost, look again at once. */
@@ -52,6 +62,7 @@ export class RendezvousAnnouncer extends EventEmitter<{ peer: [RendezvousPeer], 
 
   private async round (): Promise<void> {
     const now = (this.opts.now ?? Date.now)()
+    this.lastRound = now
     let found = 0
     for (const t of this.opts.targets(now)) {
       if (this.closed) return

@@ -6,13 +6,16 @@ import { parseInfo } from '../torrent/info-parse.js'
 import type { SampleSource } from '../../crawler/responder.js'
 import { BbmeshError, errorMessage } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
+import type { TorrentInfo } from '../torrent/types.js'
 
 export interface HarvestStore {
   store: Store
   noteSeen: (ihs: Buffer[], source: string) => void
   lease: (n: number, leaseMs: number) => Buffer[]
   /** Index a verified info dict and drop its queue entry, in one transaction. */
-  complete: (ih: Buffer, raw: Buffer, source: string) => void
+  complete: (ih: Buffer, raw: Buffer, source: string) => TorrentInfo | null
+  defer: (ih: Buffer, until: number) => void
+  rawInfo: (ih: Buffer) => Buffer | null
   fail: (ih: Buffer, reason: string) => void
   sampleSource: () => SampleSource
   stats: () => StoreStats
@@ -35,12 +38,15 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
         // It hashed right but does not parse (a hostile or broken torrent): never retried.
         if (!(err instanceof BbmeshError)) throw err
         store.queue.fail(ih, `unparseable info dict: ${errorMessage(err)}`, Date.now())
-        return
+        return null
       }
       // addTorrents drops the queue entries of the torrent's hashes in the same transaction.
       store.addTorrents([{ info, rawInfo: raw, source, discoveredAt: Date.now() }])
+      return info
     },
     fail: (ih, reason) => { store.queue.fail(ih, reason, Date.now()) },
+    defer: (ih, until) => { store.queue.defer(ih, until) },
+    rawInfo: (ih) => store.getTorrent(ih)?.rawInfo ?? null,
     sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),
     stats: () => store.stats(),
     search: (text, limit) => store.search(text, { limit }),

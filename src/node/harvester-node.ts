@@ -25,6 +25,7 @@ import { RendezvousAnnouncer } from '../coop/rendezvous-announcer.js'
 import { Membership } from '../coop/membership.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
 import { StatusFile } from './status-file.js'
+import { CoopFetch } from '../coop/coop-fetch.js'
 import { randomBytes } from 'node:crypto'
 
 export interface HarvestStats {
@@ -45,6 +46,8 @@ export interface HarvestStats {
   krpc_invalid: number
   krpc_dropped_out: number
   members: number
+  fetched_from_swarm: number
+  fetched_from_members: number
 }
 
 export interface HarvesterOptions {
@@ -56,6 +59,10 @@ export interface HarvesterOptions {
   bootstrapTimeoutMs?: number
   /** Where each config value came from (for error messages about community keys). */
   configSources?: LoadedConfig['sources']
+  /** Longest wait for the owning member before fetching from the swarm (default 20 s). */
+  ownerWaitMs?: number
+  /** How long a fresh member waits for the others before fetching from the swarm (default 15 s). */
+  joinGraceMs?: number
 }
 
 export class HarvesterNode {
@@ -66,6 +73,7 @@ export class HarvesterNode {
   triage: Triage | null = null
   fetcher: FetchScheduler | null = null
   membership: Membership | null = null
+  coop: CoopFetch | null = null
   announcer: RendezvousAnnouncer | null = null
   private status: StatusFile | null = null
   private readonly log: Logger
@@ -124,12 +132,20 @@ export class HarvesterNode {
       const fetcher = new FetchScheduler({
         queue: {
           lease: (n, leaseMs) => store.lease(n, leaseMs),
-          complete: (ih, raw) => store.complete(ih, raw, 'dht'),
+          complete: (ih, raw, _kind, source) => {
+            const info = store.complete(ih, raw, source)
+            if (info !== null) this.coop?.indexed([info.infohashV1, info.infohashV2?.subarray(0, 20)].filter((x): x is Buffer => x !== undefined))
+          },
           fail: (ih, reason) => store.fail(ih, reason),
+          defer: (ih, until) => store.defer(ih, until),
         },
         peers: {
           hintsFor: (ih) => triage.hintsFor(ih),
           lookupPeers: async (ih, o) => await dht.lookupPeers(ih, o),
+        },
+        coop: {
+          tryMembers: async (ih, signal) => await (this.coop?.tryMembers(ih, signal) ?? Promise.resolve(null)),
+          deferUntil: (ih) => this.coop?.deferUntil(ih) ?? null,
         },
         logger: this.log.child({ component: 'fetcher' }),
       }, { concurrency: c.fetchConcurrency, taskTimeoutMs: c.fetchTimeout })
@@ -150,11 +166,13 @@ export class HarvesterNode {
   private async startCooperative (keys: CommunityKey[], dht: DhtNode): Promise<void> {
     const c = this.config
     const targets = (now: number): ReturnType<typeof rendezvousInfohashes> => rendezvousInfohashes(keys, now)
+    const coop = new CoopFetch({ nodeId: dht.id, source: { rawInfo: (ih) => this.store?.rawInfo(ih) ?? null }, ownerWaitMs: this.opts.ownerWaitMs, joinGraceMs: this.opts.joinGraceMs, logger: this.log.child({ component: 'coop' }) })
+    this.coop = coop
     const membership = new Membership({
       peerId: Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)]),
       host: c.host,
       port: c.peerPort,
-      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId })],
+      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories()],
       targets,
       logger: this.log.child({ component: 'membership' }),
     })
@@ -162,7 +180,8 @@ export class HarvesterNode {
     const addr = await membership.start()
     membership.on('member', (m) => this.log.info({ member: `${m.host}:${m.port}`, community: m.community }, 'member joined'))
     membership.on('memberLost', (m, reason) => { this.log.info({ member: `${m.host}:${m.port}`, reason }, 'member lost'); this.announcer?.kick() })
-    const announcer = new RendezvousAnnouncer(dht, { targets, peerPort: addr.port }, this.log.child({ component: 'rendezvous' }))
+    // Look often until we have members (a late joiner is found only by a later lookup), then every 10 min.
+    const announcer = new RendezvousAnnouncer(dht, { targets, peerPort: addr.port, eager: () => membership.members().length === 0 }, this.log.child({ component: 'rendezvous' }))
     this.announcer = announcer
     announcer.on('peer', (p) => membership.offer(p))
     announcer.start()
@@ -211,6 +230,8 @@ export class HarvesterNode {
       krpc_invalid: g === undefined ? 0 : Object.values(g.invalid).reduce((a, b) => a + b, 0),
       krpc_dropped_out: this.dht?.guard?.pacer.counters.dropped ?? 0,
       members: this.membership?.members().length ?? 0,
+      fetched_from_swarm: fetched,
+      fetched_from_members: f?.fromMembers ?? 0,
     }
   }
 
@@ -221,6 +242,7 @@ export class HarvesterNode {
     this.status?.close()
     await this.announcer?.close()
     await this.membership?.close()
+    this.coop?.close()
     this.sampler?.close()
     this.passive?.close()
     await this.fetcher?.close()

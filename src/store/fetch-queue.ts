@@ -105,6 +105,16 @@ export class FetchQueue {
   }
 
   /**
+   * Put a leased item back without counting an attempt, due again at `until` (the
+   * cooperative waits for the owning member to fetch it). False when it was not queued.
+   */
+  defer (ih: Uint8Array, until: number): boolean {
+    checkIh20(ih, 'defer')
+    const upd = this.#db.prepare('UPDATE fetch_queue SET state = 0, next_attempt_at = @next, lease_until = NULL WHERE ih = @ih AND state != 2')
+    return this.#db.write('deferring a fetch', () => upd.run({ ih: asBuffer(ih), next: Math.floor(until) }).changes > 0)
+  }
+
+  /**
    * A fetch failed: count the attempt and back off (base · 2^(attempts-1), capped), or park
    * the item as failed after maxAttempts. 'unknown' when the item is not queued (already
    * completed, or stored under its other hash), 'failed' when parked, else 'retry'.

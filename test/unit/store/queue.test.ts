@@ -149,3 +149,22 @@ test('the queue options are checked', () => {
     assert.throws(() => openStore(s.path, { queue: { maxAttempts: 0 } }), StoreError)
   } finally { s.cleanup() }
 })
+
+test('defer puts a leased item back without counting an attempt', async () => {
+  const { openStore } = await import('../../../src/store/index.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'bbmesh-defer-'))
+  const store = openStore(join(dir, 'i.sqlite'))
+  try {
+    const ih = Buffer.alloc(20, 9)
+    store.noteSeen([ih], 'sample', 1000)
+    assert.deepEqual(store.queue.lease(1, 1000, 60_000), [ih])
+    assert.equal(store.queue.defer(ih, 5000), true)
+    assert.deepEqual(store.queue.lease(1, 4999, 60_000), [])
+    assert.deepEqual(store.queue.lease(1, 5000, 60_000), [ih])
+    assert.equal(store.queue.get(ih)?.attempts, 0)
+    assert.equal(store.queue.defer(Buffer.alloc(20, 1), 1), false)
+  } finally { store.close(); rmSync(dir, { recursive: true, force: true }) }
+})
