@@ -6,6 +6,8 @@
 
 import { bbHave, type BbHaveHandle } from '../../extensions/bb-have.js'
 import { bbMeta, type BbMetaHandle, type MetaSource } from '../../extensions/bb-meta.js'
+import { bbBloom } from '../../extensions/bb-bloom.js'
+import { InfohashBloom } from './infohash-bloom.js'
 import type { ExtensionFactory } from '../../extensions/extension.js'
 import { LruMap } from '../core/lru.js'
 import { closestMember } from './ownership.js'
@@ -16,13 +18,17 @@ interface MemberState {
   // Sets: two links to one member can overlap for a moment (both dialled at once).
   haves: Set<BbHaveHandle>
   metas: Set<BbMetaHandle>
-  /** Infohashes this member said it holds (recent ones; bounded). */
+  /** The member's whole filter from bb_bloom (what it held when it linked). */
+  bloom: InfohashBloom | null
+  /** Infohashes this member said it holds since (bb_have; bounded). */
   held: LruMap<string, true>
 }
 
 export interface CoopFetchOptions {
   nodeId: Buffer
   source: MetaSource
+  /** Every infohash we hold now (both keys of a hybrid), for our bb_bloom filter. */
+  held?: () => Iterable<Buffer>
   /** Longest wait for the owning member before fetching from the swarm ourselves. */
   ownerWaitMs?: number
   /**
@@ -45,10 +51,12 @@ export class CoopFetch {
   readonly counters = { fromMembers: 0, memberMisses: 0, deferred: 0, ownerTimeouts: 0, pushed: 0 }
   private readonly log: Logger
   private readonly graceUntil: number
+  private local: InfohashBloom | null = null
 
   constructor (private readonly o: CoopFetchOptions) {
     this.log = o.logger ?? silentLogger
     this.graceUntil = this.now() + (o.joinGraceMs ?? 15_000)
+    this.rebuildLocal()
     this.timer = setInterval(() => this.flush(), 200)
     this.timer.unref()
   }
@@ -58,11 +66,22 @@ export class CoopFetch {
   private state (peerIdHex: string): MemberState {
     let s = this.members.get(peerIdHex)
     if (s === undefined) {
-      s = { haves: new Set(), metas: new Set(), held: new LruMap(this.o.heldPerMember ?? 200_000) }
+      s = { haves: new Set(), metas: new Set(), bloom: null, held: new LruMap(this.o.heldPerMember ?? 200_000) }
       this.members.set(peerIdHex, s)
     }
     return s
   }
+
+  /** Our filter, sized with room to grow; rebuilt from the store when it fills up. */
+  private rebuildLocal (): void {
+    const all = [...(this.o.held?.() ?? [])]
+    const f = InfohashBloom.forCapacity(Math.max(100_000, all.length * 2))
+    for (const ih of all) f.add(ih)
+    this.local = f
+    this.capacity = Math.max(100_000, all.length * 2)
+  }
+
+  private capacity = 0
 
   /** The extensions a member link carries for pooling (after bb_auth). */
   factories (): ExtensionFactory[] {
@@ -75,6 +94,10 @@ export class CoopFetch {
           const s = this.state(from.remote.peerId.toString('hex'))
           for (const ih of ihs) s.held.set(ih.toString('hex'), true)
         },
+      }),
+      bbBloom({
+        local: () => this.local,
+        onFilter: (remote, f) => { this.state(remote.peerId.toString('hex')).bloom = f },
       }),
       bbMeta({
         source: this.o.source,
@@ -89,9 +112,12 @@ export class CoopFetch {
     if (s !== undefined && s.haves.size === 0 && s.metas.size === 0) this.members.delete(id)
   }
 
-  /** We indexed these: tell every member (batched). */
-  indexed (ihs: Buffer[]): void {
-    for (const ih of ihs) this.pushBuffer.push(ih)
+  /** We indexed these: tell every member (batched) unless they came from a member. */
+  indexed (ihs: Buffer[], push = true): void {
+    // What came from a member is already known to the members: into our filter (for members
+    // that link later) but not pushed again.
+    for (const ih of ihs) { if (push) this.pushBuffer.push(ih); this.local?.add(ih) }
+    if (this.local !== null && this.local.count > this.capacity) this.rebuildLocal()
     if (this.pushBuffer.length >= 1000) this.flush()
   }
 
@@ -108,7 +134,7 @@ export class CoopFetch {
     const key = ih.toString('hex')
     for (const s of this.members.values()) {
       const meta = first(s.metas)
-      if (meta === undefined || !s.held.has(key)) continue
+      if (meta === undefined || !(s.held.has(key) || s.bloom?.has(ih) === true)) continue
       try {
         const r = await meta.fetch(ih, { signal, timeoutMs: 10_000 })
         this.counters.fromMembers++

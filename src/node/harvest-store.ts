@@ -16,6 +16,8 @@ export interface HarvestStore {
   complete: (ih: Buffer, raw: Buffer, source: string) => TorrentInfo | null
   defer: (ih: Buffer, until: number) => void
   rawInfo: (ih: Buffer) => Buffer | null
+  /** Every 20-byte key we hold metadata under (v1, truncated v2), page by page. */
+  heldInfohashes: () => Iterable<Buffer>
   fail: (ih: Buffer, reason: string) => void
   sampleSource: () => SampleSource
   stats: () => StoreStats
@@ -47,6 +49,17 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     fail: (ih, reason) => { store.queue.fail(ih, reason, Date.now()) },
     defer: (ih, until) => { store.queue.defer(ih, until) },
     rawInfo: (ih) => store.getTorrent(ih)?.rawInfo ?? null,
+    heldInfohashes: function * () {
+      for (let after = 0; ;) {
+        const page = store.pageTorrents(after, 1000)
+        if (page.length === 0) return
+        for (const t of page) {
+          if (t.info.infohashV1 !== undefined) yield t.info.infohashV1
+          if (t.info.infohashV2 !== undefined) yield t.info.infohashV2.subarray(0, 20)
+        }
+        after = page[page.length - 1].id
+      }
+    },
     sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),
     stats: () => store.stats(),
     search: (text, limit) => store.search(text, { limit }),

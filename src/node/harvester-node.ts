@@ -134,7 +134,7 @@ export class HarvesterNode {
           lease: (n, leaseMs) => store.lease(n, leaseMs),
           complete: (ih, raw, _kind, source) => {
             const info = store.complete(ih, raw, source)
-            if (info !== null) this.coop?.indexed([info.infohashV1, info.infohashV2?.subarray(0, 20)].filter((x): x is Buffer => x !== undefined))
+            if (info !== null) this.coop?.indexed([info.infohashV1, info.infohashV2?.subarray(0, 20)].filter((x): x is Buffer => x !== undefined), source === 'dht')
           },
           fail: (ih, reason) => store.fail(ih, reason),
           defer: (ih, until) => store.defer(ih, until),
@@ -166,7 +166,7 @@ export class HarvesterNode {
   private async startCooperative (keys: CommunityKey[], dht: DhtNode): Promise<void> {
     const c = this.config
     const targets = (now: number): ReturnType<typeof rendezvousInfohashes> => rendezvousInfohashes(keys, now)
-    const coop = new CoopFetch({ nodeId: dht.id, source: { rawInfo: (ih) => this.store?.rawInfo(ih) ?? null }, ownerWaitMs: this.opts.ownerWaitMs, joinGraceMs: this.opts.joinGraceMs, logger: this.log.child({ component: 'coop' }) })
+    const coop = new CoopFetch({ nodeId: dht.id, source: { rawInfo: (ih) => this.store?.rawInfo(ih) ?? null }, held: () => this.store?.heldInfohashes() ?? [], ownerWaitMs: this.opts.ownerWaitMs, joinGraceMs: this.opts.joinGraceMs, logger: this.log.child({ component: 'coop' }) })
     this.coop = coop
     const membership = new Membership({
       peerId: Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)]),

@@ -6,6 +6,10 @@ import type { ExtensionFactory } from '../../extensions/extension.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
 import { encodeAuthMessage } from '../../extensions/bb-auth.codec.js'
 import { bbMeta } from '../../extensions/bb-meta.js'
+import { bbBloom } from '../../extensions/bb-bloom.js'
+import { bbHave } from '../../extensions/bb-have.js'
+import { encodeHave } from '../../extensions/bb-have.codec.js'
+import { encodeBloomMessage } from '../../extensions/bb-bloom.codec.js'
 import { encodeMetaMessage } from '../../extensions/bb-meta.codec.js'
 import { ManualClock, communityKey, dummyExtension, publisher, sha256 } from '../unit/extensions/helpers.js'
 
@@ -38,6 +42,19 @@ export const COMPLIANCE_FACTORIES: ComplianceEntry[] = [
       encodeMetaMessage({ t: 'n', i: 3, h: Buffer.alloc(20, 3) }),
       encodeMetaMessage({ t: 'd', i: 4, h: Buffer.alloc(20, 4), p: 0, s: 10, data: Buffer.alloc(10) }),
     ],
+  },
+  {
+    name: 'bb_bloom',
+    make: () => bbBloom({ local: () => null }),
+    samples: [
+      encodeBloomMessage({ t: 'f', g: 1, m: 1024, k: 3, n: 1, o: 0, b: Buffer.alloc(128) }),
+      encodeBloomMessage({ t: 'a', g: 1, h: [Buffer.alloc(20, 1)] }),
+    ],
+  },
+  {
+    name: 'bb_have',
+    make: () => bbHave({ nodeId: Buffer.alloc(20, 5) }),
+    samples: [encodeHave([Buffer.alloc(20, 1), Buffer.alloc(20, 2)])],
   },
   {
     name: 'bb_dummy',
