@@ -152,7 +152,7 @@ export class HarvesterNode {
       this.fetcher = fetcher
       this.started = Date.now()
       if (keys.length > 0) await this.startCooperative(keys, dht)
-      this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList() }))
+      this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList(), extensions: this.extensionTraffic() }))
       this.status.start()
       sampler.start()
       fetcher.start()
@@ -186,6 +186,18 @@ export class HarvesterNode {
     announcer.on('peer', (p) => membership.offer(p))
     announcer.start()
     this.log.info({ communities: keys.map((k) => k.id), peerPort: addr.port }, 'cooperative started')
+  }
+
+  /** Bytes and messages by extension, summed over the current member links. */
+  extensionTraffic (): Record<string, { bytes_in: number, bytes_out: number, messages_in: number, messages_out: number }> {
+    const out: Record<string, { bytes_in: number, bytes_out: number, messages_in: number, messages_out: number }> = {}
+    for (const m of this.membership?.members() ?? []) {
+      for (const [name, c] of Object.entries(m.link.registry.stats().extensions)) {
+        const t = out[name] ?? (out[name] = { bytes_in: 0, bytes_out: 0, messages_in: 0, messages_out: 0 })
+        t.bytes_in += c.bytesIn; t.bytes_out += c.bytesOut; t.messages_in += c.messagesIn; t.messages_out += c.messagesOut
+      }
+    }
+    return out
   }
 
   /** The current members, safe to show (no secrets). */

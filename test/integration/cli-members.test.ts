@@ -34,6 +34,15 @@ test('harvest --community: members find each other; bbmesh members lists them', 
     assert.equal(rows[0].community, key.id)
     assert.equal(rows[0].host, '127.0.0.1')
   }
+  const stats = await poll('live coop counters in stats --json', async () => {
+    const r = await runCli(['stats', '--data-dir', dirs[0], '--json'])
+    const o = r.json[0] as Record<string, unknown> | undefined
+    return o !== undefined && o.members === 1 ? o : undefined
+  }, 30_000, 500)
+  assert.equal(stats.running, true)
+  for (const k of ['fetched_from_swarm', 'fetched_from_members', 'torrents', 'infohashes_seen', 'queue']) assert.equal(typeof stats[k], 'number', k)
+  const ext = stats.extensions as Record<string, { bytes_in: number, bytes_out: number }>
+  assert.ok(ext.bb_auth.bytes_in > 0 && ext.bb_auth.bytes_out > 0, 'bb_auth traffic counted')
   const text = await runCli(['members', '--data-dir', dirs[0]])
   assert.match(text.stdout, new RegExp(`community ${key.id}`))
   assert.ok(!text.stdout.includes(key.format().slice(20, 60)), 'the key is never printed')
@@ -45,7 +54,9 @@ test('bbmesh members without a running harvester exits 1; a mistyped key stops h
   assert.equal(r.code, 1)
   assert.match(r.stderr, /no harvester is running/)
   const key = generateCommunityKey().format()
-  const typo = key.slice(0, -3) + (key.endsWith('0') ? '1' : '0') + key.slice(-2)
+  const c = key.at(-3) as string
+  const typo = key.slice(0, -3) + (c === '0' ? '1' : '0') + key.slice(-2)
+  assert.notEqual(typo, key)
   const h = await runCli(['harvest', '--data-dir', d, '--bootstrap', '127.0.0.1:9', '--community', typo])
   assert.equal(h.code, 2)
   assert.match(h.stderr, /community from --community/)

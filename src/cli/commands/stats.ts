@@ -5,6 +5,7 @@ import { parse, configHelp } from '../args.js'
 import { loadConfig } from '../../config/load.js'
 import { openForReading } from '../store-access.js'
 import { formatBytes } from '../output.js'
+import { readStatus } from '../../node/status-file.js'
 
 export const statsCommand: Command = {
   name: 'stats',
@@ -13,7 +14,9 @@ export const statsCommand: Command = {
 
 Options:
   --json          one JSON object: torrents, infohashes_seen, queue, queue_leased, queue_failed,
-                  by_version {v1, v2, hybrid}, db_bytes
+                  by_version {v1, v2, hybrid}, db_bytes, running, and from a running
+                  harvester: members, fetched_from_swarm, fetched_from_members, extensions
+                  {name: {bytes_in, bytes_out, messages_in, messages_out}}
 ${configHelp(['dataDir'])}`,
   async run (argv, out) {
     const p = parse(argv, { json: { type: 'boolean' } }, ['dataDir', 'config'], false)
@@ -21,12 +24,19 @@ ${configHelp(['dataDir'])}`,
     const store = openForReading(config.dataDir)
     try {
       const s = store.stats()
-      if (p.values.json === true) { out.out(JSON.stringify(s)); return 0 }
+      // Live counters of a harvester running on this data directory, if one runs.
+      const st = readStatus(config.dataDir)
+      const live = st === null ? null : st.stats as Record<string, number>
+      const coop = live === null
+        ? { members: 0, fetched_from_swarm: 0, fetched_from_members: 0, extensions: {} }
+        : { members: live.members, fetched_from_swarm: live.fetched_from_swarm, fetched_from_members: live.fetched_from_members, extensions: st?.extensions ?? {} }
+      if (p.values.json === true) { out.out(JSON.stringify({ ...s, running: st !== null, ...coop })); return 0 }
       out.out([
         `torrents          ${s.torrents} (v1 ${s.by_version.v1}, v2 ${s.by_version.v2}, hybrid ${s.by_version.hybrid})`,
         `infohashes seen   ${s.infohashes_seen}`,
         `fetch queue       ${s.queue} (${s.queue_leased} being fetched, ${s.queue_failed} given up)`,
         `database          ${formatBytes(s.db_bytes)}`,
+        ...(st === null ? ['harvester         not running'] : [`members           ${coop.members} (fetched from swarm ${coop.fetched_from_swarm}, from members ${coop.fetched_from_members})`]),
       ].join('\n'))
       return 0
     } finally {
