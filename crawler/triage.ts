@@ -16,6 +16,8 @@ export interface TriageOptions {
   bufferMax?: number
   flushMs?: number
   hintsMax?: number
+  /** Infohashes never to fetch (our own rendezvous infohashes, which name no torrent). */
+  ignore?: (ih: Buffer) => boolean
 }
 
 export class Triage {
@@ -26,16 +28,19 @@ export class Triage {
   private readonly timer: NodeJS.Timeout
   readonly counters = { discovered: 0, duplicates: 0, flushed: 0, dropped: 0 }
   private readonly bufferMax: number
+  private readonly ignore: ((ih: Buffer) => boolean) | undefined
 
   constructor (private readonly sink: TriageSink, opts: TriageOptions = {}) {
     this.recent = new LruMap(opts.recentMax ?? 200_000)
     this.hints = new LruMap(opts.hintsMax ?? 50_000)
     this.bufferMax = opts.bufferMax ?? 50_000
+    this.ignore = opts.ignore
     this.timer = setInterval(() => this.flush(), opts.flushMs ?? 250)
   }
 
   add (ih: Buffer, source: string, hint?: PeerAddr): void {
     this.counters.discovered++
+    if (this.ignore?.(ih) === true) return
     const key = ih.toString('hex')
     if (hint !== undefined) {
       const h = this.hints.get(key) ?? []

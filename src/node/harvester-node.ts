@@ -119,7 +119,10 @@ export class HarvesterNode {
         throw unreachableError(c.bootstrap.length > 0 ? c.bootstrap : peers.map((p) => `${p.host}:${p.port}`), failures)
       }
       installResponder(dht, store.sampleSource())
-      const triage = new Triage({ noteSeen: (ihs, source) => store.noteSeen(ihs, source) })
+      const triage = new Triage({ noteSeen: (ihs, source) => store.noteSeen(ihs, source) }, {
+        // Our rendezvous infohashes show up in samples; they name no torrent.
+        ignore: keys.length === 0 ? undefined : rendezvousFilter(keys),
+      })
       this.triage = triage
       this.passive = new PassiveHarvester(dht, (ih, source, hint) => triage.add(ih, source, hint))
       const sampler = new Sampler({ node: dht, logger: this.log.child({ component: 'sampler' }) }, {
@@ -262,5 +265,19 @@ export class HarvesterNode {
     await this.dht?.close()
     this.store?.close()
     this.log.info('harvester stopped')
+  }
+}
+
+/** A test for "is this one of our rendezvous infohashes", recomputed at most once a minute (it runs per discovery). */
+function rendezvousFilter (keys: CommunityKey[]): (ih: Buffer) => boolean {
+  let at = 0
+  let set = new Set<string>()
+  return (ih) => {
+    const now = Date.now()
+    if (now - at > 60_000) {
+      at = now
+      set = new Set(rendezvousInfohashes(keys, now).map((t) => t.infohash.toString('hex')))
+    }
+    return set.has(ih.toString('hex'))
   }
 }
