@@ -9,6 +9,7 @@ const BENCHES: Array<[string, () => Promise<{ run: () => Promise<{ markdown: str
   ['fetch', async () => await import('./fetch.js')],
   ['store-ingest', async () => await import('./store-ingest.js')],
   ['store-search', async () => await import('./store-search.js')],
+  ['coop', async () => await import('./coop.js')],
 ]
 
 async function main (): Promise<void> {
