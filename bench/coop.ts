@@ -3,12 +3,8 @@
 // the seeders; time to 95% means every harvester holds 95% of the torrents; bytes per member
 // are the bb_* extension bytes sent, summed over links, per member.
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createTestnet } from '../src/testnet/testnet.js'
-import { HarvesterNode } from '../src/node/harvester-node.js'
-import { loadConfig } from '../src/config/load.js'
+import { startHarvesters } from '../src/testnet/harvesters.js'
 import { generateCommunityKey } from '../src/identity/community-key.js'
 
 const TORRENTS = { v1: 120, v2: 40, hybrid: 40 }
@@ -18,20 +14,11 @@ interface Row { label: string, perTorrent: number, t95: number | null, tAll: num
 
 async function scenario (label: string, net: number, harvesters: number, community: string | null): Promise<Row> {
   const tn = await createTestnet({ nodes: 32, ...TORRENTS, seeders: 4, net, seed: `bench-coop-${net}` })
-  const dirs: string[] = []
-  const nodes: HarvesterNode[] = []
+  let set: Awaited<ReturnType<typeof startHarvesters>> | null = null
   try {
     const t0 = Date.now()
-    for (let i = 0; i < harvesters; i++) {
-      const dir = mkdtempSync(join(tmpdir(), 'bbmesh-bench-coop-'))
-      dirs.push(dir)
-      const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
-      if (community !== null) flags.community = community
-      const { config, sources } = loadConfig(flags as never, {})
-      const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap, configSources: sources })
-      await node.start()
-      nodes.push(node)
-    }
+    set = await startHarvesters(tn, harvesters, community === null ? {} : { community })
+    const nodes = set.nodes
     let t95: number | null = null
     let tAll: number | null = null
     const deadline = Date.now() + 180_000
@@ -45,9 +32,8 @@ async function scenario (label: string, net: number, harvesters: number, communi
     const bytes = nodes.reduce((a, n) => a + Object.values(n.extensionTraffic()).reduce((b, e) => b + e.bytes_out, 0), 0)
     return { label, perTorrent: served / N, t95, tAll, bytesPerMember: bytes / harvesters, fromMembers: nodes.reduce((a, n) => a + n.stats().fetched_from_members, 0) }
   } finally {
-    for (const n of nodes) await n.close()
+    await set?.close()
     await tn.close()
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
   }
 }
 

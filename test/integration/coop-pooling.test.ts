@@ -5,12 +5,8 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createTestnet, type Testnet } from '../../src/testnet/testnet.js'
-import { HarvesterNode } from '../../src/node/harvester-node.js'
-import { loadConfig } from '../../src/config/load.js'
+import { startHarvesters } from '../../src/testnet/harvesters.js'
 import { generateCommunityKey } from '../../src/identity/community-key.js'
 
 const MEMBERS = 3
@@ -23,28 +19,18 @@ function served (tn: Testnet): number {
 
 async function run (net: number, community: string | null): Promise<{ perTorrent: number, fromMembers: number }> {
   const tn = await createTestnet({ nodes: 16, ...TORRENTS, seeders: 2, net, seed: `pool-${net}` })
-  const dirs: string[] = []
-  const nodes: HarvesterNode[] = []
+  let set: Awaited<ReturnType<typeof startHarvesters>> | null = null
   try {
-    for (let i = 0; i < MEMBERS; i++) {
-      const dir = mkdtempSync(join(tmpdir(), 'bbmesh-pool-'))
-      dirs.push(dir)
-      const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
-      if (community !== null) flags.community = community
-      const { config, sources } = loadConfig(flags as never, {})
-      const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap, configSources: sources, ownerWaitMs: 20_000 })
-      await node.start()
-      nodes.push(node)
-    }
+    set = await startHarvesters(tn, MEMBERS, community === null ? { ownerWaitMs: 20_000 } : { community, ownerWaitMs: 20_000 })
+    const nodes = set.nodes
     const deadline = Date.now() + 90_000
     while (Date.now() < deadline && !nodes.every((n) => n.stats().torrents >= N)) await new Promise((r) => setTimeout(r, 200))
     if (process.env.BBMESH_DEBUG_POOL === '1') for (const n of nodes) console.log('#', JSON.stringify({ members: n.stats().members, ms: n.membership?.counters, rv: n.announcer?.counters, addr: n.membership?.address(), fetch: n.fetcher?.stats }))
     for (const n of nodes) assert.equal(n.stats().torrents, N, 'every member ends with every torrent')
     return { perTorrent: served(tn) / N, fromMembers: nodes.reduce((a, n) => a + n.stats().fetched_from_members, 0) }
   } finally {
-    for (const n of nodes) await n.close()
+    await set?.close()
     await tn.close()
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
   }
 }
 

@@ -1,0 +1,39 @@
+// N in-process harvesters on a testnet, each with its own temporary data directory, as the
+// cooperative's tests and benchmarks run them.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { HarvesterNode } from '../node/harvester-node.js'
+import { loadConfig } from '../config/load.js'
+import type { Testnet } from './testnet.js'
+
+export interface HarvesterSet {
+  nodes: HarvesterNode[]
+  close: () => Promise<void>
+}
+
+export async function startHarvesters (tn: Testnet, count: number, opts: { community?: string, ownerWaitMs?: number } = {}): Promise<HarvesterSet> {
+  const dirs: string[] = []
+  const nodes: HarvesterNode[] = []
+  const close = async (): Promise<void> => {
+    for (const n of nodes) await n.close()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'bbmesh-harvester-'))
+      dirs.push(dir)
+      const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
+      if (opts.community !== undefined) flags.community = opts.community
+      const { config, sources } = loadConfig(flags, {})
+      const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap, configSources: sources, ownerWaitMs: opts.ownerWaitMs })
+      await node.start()
+      nodes.push(node)
+    }
+    return { nodes, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
