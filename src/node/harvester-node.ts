@@ -183,8 +183,11 @@ export class HarvesterNode {
     const addr = await membership.start()
     membership.on('member', (m) => this.log.info({ member: `${m.host}:${m.port}`, community: m.community }, 'member joined'))
     membership.on('memberLost', (m, reason) => { this.log.info({ member: `${m.host}:${m.port}`, reason }, 'member lost'); this.announcer?.kick() })
-    // Look often until we have members (a late joiner is found only by a later lookup), then every 10 min.
-    const announcer = new RendezvousAnnouncer(dht, { targets, peerPort: addr.port, eager: () => membership.members().length === 0 }, this.log.child({ component: 'rendezvous' }))
+    // Look often for the first two minutes and whenever we have no member (a member that joins
+    // later is found only by a later lookup, and until PEX runs the rendezvous is the only way),
+    // then every 10 min.
+    const since = Date.now()
+    const announcer = new RendezvousAnnouncer(dht, { targets, peerPort: addr.port, eager: () => membership.members().length === 0 || Date.now() - since < 120_000 }, this.log.child({ component: 'rendezvous' }))
     this.announcer = announcer
     announcer.on('peer', (p) => membership.offer(p))
     announcer.start()
