@@ -178,6 +178,13 @@ export class CoopFetch {
 
   get memberCount (): number { return this.members.size }
 
+  /** The DHT node ids of the linked members that sent one (bb_have's handshake). */
+  memberNodeIds (): Buffer[] {
+    const out: Buffer[] = []
+    for (const s of this.members.values()) { const id = first(s.haves)?.nodeId; if (id != null) out.push(id) }
+    return out
+  }
+
   close (): void {
     clearInterval(this.timer)
     this.flush()

@@ -4,7 +4,8 @@
 //   the swarm; the others wait a bounded time for it by gossip (liveness before purity);
 // - sampling regions: the keyspace is cut into 2^b prefixes (b the smallest with 2^b >= 2N,
 //   capped at 16 bits), and each prefix goes to the member XOR-closest to its midpoint, so
-//   the regions cover the keyspace exactly once and each member crawls near its own ID.
+//   the regions cover the keyspace, each member crawls near its own ID, and a member that is
+//   closest to no midpoint shares the prefix its ID is in (never an empty region set).
 
 import { compareDistance, type Region } from '../core/infohash.js'
 
@@ -46,5 +47,8 @@ export function regionsFor (self: Uint8Array, memberIds: readonly Uint8Array[]):
     mid[byte] |= 0x80 >> (bits & 7)
     if (Buffer.compare(Buffer.from(all[closestMember(mid, all)]), Buffer.from(self)) === 0) out.push(r)
   }
+  // A member closest to no midpoint would sample nothing: it takes the prefix its own ID is
+  // in (shared with that prefix's owner; coverage stays complete).
+  if (out.length === 0) out.push(prefixRegion(Buffer.from(self).readUInt32BE(0) >>> (32 - bits), bits))
   return out
 }
