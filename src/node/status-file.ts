@@ -3,7 +3,7 @@
 // running harvester without a socket. Removed on a clean stop; a stale file (dead pid) is
 // recognised by readers.
 
-import { writeFileSync, renameSync, rmSync, readFileSync, existsSync } from 'node:fs'
+import { writeFileSync, renameSync, rmSync, readFileSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const STATUS_FILE = 'status.json'
@@ -46,7 +46,11 @@ export function readStatus (dataDir: string): StatusSnapshot | null {
   const p = join(dataDir, STATUS_FILE)
   if (!existsSync(p)) return null
   let s: unknown
-  try { s = JSON.parse(readFileSync(p, 'utf8')) } catch { return null }
+  try {
+    // Our own file, but a corrupt or planted one must not cost memory: members are capped at 64.
+    if (statSync(p).size > 4 * 1024 * 1024) return null
+    s = JSON.parse(readFileSync(p, 'utf8'))
+  } catch { return null }
   if (typeof s !== 'object' || s === null || typeof (s as StatusSnapshot).pid !== 'number') return null
   return alive((s as StatusSnapshot).pid) ? s as StatusSnapshot : null
 }
