@@ -49,6 +49,7 @@ interface Pending {
   resolve: (r: { raw: Buffer, kind: 'v1' | 'v2' }) => void
   reject: (e: Error) => void
   timer: NodeJS.Timeout
+  detach: () => void
 }
 
 export function bbMeta (options: BbMetaOptions = {}): ExtensionFactory {
@@ -119,8 +120,9 @@ class BbMeta implements Extension {
     if (this.nextId > 0xffffffff) this.nextId = 1
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.finish(id, new TimeoutError('bb_meta fetch timed out')), opts.timeoutMs ?? this.o.timeoutMs ?? 10_000)
-      this.pending.set(id, { ih, asm: new MetaAssembler(), requested: false, resolve, reject, timer })
-      opts.signal?.addEventListener('abort', () => this.finish(id, new AbortedError('bb_meta fetch aborted')), { once: true })
+      const onAbort = (): void => this.finish(id, new AbortedError('bb_meta fetch aborted'))
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      this.pending.set(id, { ih, asm: new MetaAssembler(), requested: false, resolve, reject, timer, detach: () => opts.signal?.removeEventListener('abort', onAbort) })
       this.ctx.send(encodeMetaMessage({ t: 'q', i: id, h: ih, p: 0 }))
     })
   }
@@ -130,6 +132,7 @@ class BbMeta implements Extension {
     if (p === undefined) return
     this.pending.delete(id)
     clearTimeout(p.timer)
+    p.detach()
     if (err !== null) p.reject(err); else p.resolve(ok as { raw: Buffer, kind: 'v1' | 'v2' })
   }
 

@@ -176,8 +176,6 @@ export class CoopFetch {
     return now + (this.o.recheckMs ?? 1000)
   }
 
-  get memberCount (): number { return this.members.size }
-
   /** The DHT node ids of the linked members that sent one (bb_have's handshake). */
   memberNodeIds (): Buffer[] {
     const out: Buffer[] = []

@@ -1,12 +1,6 @@
-// Abort and deadline helpers: every async operation takes a signal and has a total deadline.
+// Abort helpers: turn an aborted signal into a typed error (a deadline into TimeoutError).
 
 import { AbortedError, TimeoutError } from './errors.js'
-
-/** A signal that aborts when the parent does or after ms, whichever is first. */
-export function deadlineSignal (ms: number, parent?: AbortSignal): AbortSignal {
-  const t = AbortSignal.timeout(ms)
-  return parent === undefined ? t : AbortSignal.any([parent, t])
-}
 
 export function throwIfAborted (signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw abortReason(signal)
@@ -20,14 +14,4 @@ export function abortReason (signal: AbortSignal): Error {
   if (r instanceof Error && r.name === 'AbortError') return new AbortedError('aborted', { cause: r })
   if (r instanceof Error) return r
   return new AbortedError()
-}
-
-/** Sleep that ends early (rejecting) when the signal aborts; the timer never outlives it. */
-export function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) { reject(abortReason(signal)); return }
-    const onAbort = (): void => { clearTimeout(t); reject(abortReason(signal as AbortSignal)) }
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -10,6 +10,7 @@ import { Sampler } from '../../crawler/sampler.js'
 import { PassiveHarvester } from '../../crawler/passive-harvester.js'
 import { Triage } from '../../crawler/triage.js'
 import { FetchScheduler } from '../../crawler/fetch-scheduler.js'
+import { makePeerId } from '../../crawler/metadata-fetcher.js'
 import type { Config } from '../config/defaults.js'
 import type { LoadedConfig } from '../config/load.js'
 import { loadOrCreateNodeId } from '../identity/node-id.js'
@@ -26,7 +27,6 @@ import { Membership } from '../coop/membership.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
 import { StatusFile } from './status-file.js'
 import { CoopFetch } from '../coop/coop-fetch.js'
-import { randomBytes } from 'node:crypto'
 
 export interface HarvestStats {
   uptime_s: number
@@ -172,7 +172,7 @@ export class HarvesterNode {
     const coop = new CoopFetch({ nodeId: dht.id, source: { rawInfo: (ih) => this.store?.rawInfo(ih) ?? null }, held: () => this.store?.heldInfohashes() ?? [], ownerWaitMs: this.opts.ownerWaitMs, joinGraceMs: this.opts.joinGraceMs, logger: this.log.child({ component: 'coop' }) })
     this.coop = coop
     const membership = new Membership({
-      peerId: Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)]),
+      peerId: makePeerId(),
       host: c.host,
       port: c.peerPort,
       factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories()],
