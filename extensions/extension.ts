@@ -63,7 +63,11 @@ export interface Extension {
   readonly name: string
   /** Largest payload accepted; a larger one is a protocol violation, refused before decoding. */
   readonly maxMessage: number
-  /** Every bb_* extension but bb_auth: messages before authentication are dropped unanswered. */
+  /**
+   * Every bb_* extension but bb_auth: messages before authentication are dropped unanswered,
+   * and after it every message carries a session tag. False for bb_auth and for the standard
+   * ut_pex, which keeps BEP-11's payload and gates itself (extensions/ut-pex.ts).
+   */
   readonly requiresAuth: boolean
   /** Extra top-level keys for our BEP-10 handshake, if any. */
   handshakeExtra?: () => Record<string, EncodableValue>

@@ -1,9 +1,10 @@
 // ut_pex (BEP-11) codec, pure: the message that spreads membership inside the rendezvous
-// swarm. BEP-11 limits: at most 50 added and 50 dropped peers per message, at most one
-// message a minute per connection (the sender's duty; a receiver drops extras, see
-// PexRateGate). IPv4 compact peers (6 bytes) in `added`/`dropped`, IPv6 (18) in
-// `added6`/`dropped6`, one flag byte per added peer in `added.f`.
+// swarm (extensions/ut-pex.ts sends and receives it). BEP-11 limits: at most 50 added and 50
+// dropped peers per message, at most one message a minute per connection (the sender's duty;
+// a receiver drops extras, see PexRateGate). IPv4 compact peers (6 bytes) in `added`/`dropped`,
+// IPv6 (18) in `added6`/`dropped6`, one flag byte per added peer in `added.f`.
 
+import { isIPv4, isIPv6 } from 'node:net'
 import { decode, encode, isDict, getBytes } from '../src/core/bencode.js'
 import { DecodeError, SchemaError } from '../src/core/errors.js'
 import { decodePeer, encodePeer, type PeerAddr } from '../src/core/compact.js'
@@ -40,8 +41,10 @@ export function decodePex (payload: Uint8Array): PexMessage {
 
 export function encodePex (msg: PexMessage): Buffer {
   if (msg.added.length > PEX_MAX_PEERS || msg.dropped.length > PEX_MAX_PEERS) throw new RangeError('ut_pex: at most 50 added and 50 dropped')
-  const v4 = (ps: PeerAddr[]): Buffer => Buffer.concat(ps.filter((p) => p.host.includes('.')).map(encodePeer))
-  const v6 = (ps: PeerAddr[]): Buffer => Buffer.concat(ps.filter((p) => p.host.includes(':')).map(encodePeer))
+  // Classified by node:net (a host name is in neither list); extensions/ut-pex.ts turns an
+  // IPv4-mapped IPv6 text (::ffff:a.b.c.d) into plain IPv4 before it gets here.
+  const v4 = (ps: PeerAddr[]): Buffer => Buffer.concat(ps.filter((p) => isIPv4(p.host)).map(encodePeer))
+  const v6 = (ps: PeerAddr[]): Buffer => Buffer.concat(ps.filter((p) => isIPv6(p.host)).map(encodePeer))
   const added4 = v4(msg.added)
   return encode({
     added: added4,

@@ -15,12 +15,19 @@ export interface MemberLinkEvents {
   close: [string]
 }
 
+export interface MemberLinkOptions {
+  /** BEP-10 `v` (default 'bbmesh 0.1'). */
+  client?: string
+  /** Our listening TCP port, sent as BEP-10 `p`. */
+  listenPort?: number
+}
+
 export class MemberLink extends EventEmitter<MemberLinkEvents> {
   readonly registry: ExtensionRegistry
   private authInfo: AuthInfo | null = null
   private closed = false
 
-  constructor (readonly conn: PeerConnection, factories: readonly ExtensionFactory[], localPeerId: Buffer, client = 'bbmesh 0.1') {
+  constructor (readonly conn: PeerConnection, factories: readonly ExtensionFactory[], localPeerId: Buffer, opts: MemberLinkOptions = {}) {
     super()
     this.registry = new ExtensionRegistry(factories, {
       infohash: conn.infohash,
@@ -43,7 +50,10 @@ export class MemberLink extends EventEmitter<MemberLinkEvents> {
       this.emit('close', reason)
       this.removeAllListeners()
     })
-    conn.sendExtHandshake({ ...this.registry.handshake(), v: client })
+    // BEP-10 `p`: our listening port. On an inbound link the remote sees only our source port;
+    // with `p` it records (and PEX spreads) an address it can dial.
+    const p = opts.listenPort
+    conn.sendExtHandshake({ ...this.registry.handshake(), v: opts.client ?? 'bbmesh 0.1', ...(p !== undefined && p > 0 && p < 65536 ? { p } : {}) })
   }
 
   get authenticated (): AuthInfo | null { return this.authInfo }

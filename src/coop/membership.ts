@@ -1,10 +1,13 @@
 // Membership: the set of authenticated links to other members of our cooperatives. It
 // listens for inbound links on the rendezvous infohashes, dials the peers the rendezvous
-// announcer (and later PEX) offers, keeps one link per member, and backs off from
-// addresses that failed or misbehaved. Bounded: members, links in progress, links per IP,
-// and the back-off table.
+// announcer and ut_pex (extensions/ut-pex.ts) offer, keeps one link per member, and backs off
+// from addresses that failed or misbehaved. Each member is recorded at its listening address
+// (the one we dialled, or for an inbound link its source IP with the BEP-10 `p` port), which is
+// what PEX passes on and what offer() checks to avoid dialling a member twice. Bounded:
+// members, links in progress, links per IP, watchers, and the back-off table.
 
 import { EventEmitter } from 'node:events'
+import { isIPv4, isIPv6 } from 'node:net'
 import { PeerConnection } from '../wire/peer-connection.js'
 import { PeerServer } from '../wire/peer-server.js'
 import { MemberLink } from './member-link.js'
@@ -20,6 +23,8 @@ export interface Member {
   host: string
   port: number
   community: string
+  /** port is the member's listening port: we dialled it, or its BEP-10 handshake said `p`. */
+  listening: boolean
   publisherKey?: Buffer
   since: number
   link: MemberLink
@@ -51,6 +56,7 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
   private readonly dialing = new Set<string>()
   private readonly backoff: LruMap<string, Backoff>
   private ownAddress: PeerAddr | null = null
+  private readonly watchers = new Set<() => void>()
   private closed = false
   private readonly log: Logger
   readonly counters = { dialed: 0, accepted: 0, authenticated: 0, misbehaved: 0, duplicates: 0, refusedFull: 0 }
@@ -94,7 +100,7 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
     if (b !== undefined && b.until > this.now()) return
     this.dialing.add(key)
     this.counters.dialed++
-    PeerConnection.connect(peer, { infohash: peer.infohash, peerId: this.o.peerId, handshakeTimeoutMs: 10_000 }).then((c) => {
+    PeerConnection.connect(peer, { infohash: peer.infohash, peerId: this.o.peerId, handshakeTimeoutMs: 10_000, localAddress: this.sourceAddressFor(peer.host) }).then((c) => {
       this.dialing.delete(key)
       if (this.closed) { c.close('membership closed'); return }
       this.adopt(c, key)
@@ -103,6 +109,18 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
       if (!(err instanceof BbmeshError)) throw err
       this.penalise(key, 1)
     })
+  }
+
+  /**
+   * Dial from the address we listen on when it is a specific one of the peer's family, so the
+   * remote records our listening IP (on loopback the kernel would pick 127.0.0.1 otherwise).
+   */
+  private sourceAddressFor (peerHost: string): string | undefined {
+    const h = this.o.host
+    if (h === undefined || h === '0.0.0.0' || h === '::') return undefined
+    if (isIPv4(h) && isIPv4(peerHost)) return h
+    if (isIPv6(h) && isIPv6(peerHost)) return h
+    return undefined
   }
 
   private penalise (key: string, weight: number): void {
@@ -114,7 +132,7 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
 
   private adopt (c: PeerConnection, dialedKey?: string): void {
     if (c.remote.peerId.equals(this.o.peerId)) { c.close('connected to ourselves'); return }
-    const link = new MemberLink(c, this.o.factories(), this.o.peerId)
+    const link = new MemberLink(c, this.o.factories(), this.o.peerId, { listenPort: this.ownAddress?.port })
     this.links.add(link)
     const key = dialedKey ?? `${c.remote.host}:${c.remote.port}`
     link.on('misbehaved', (reason) => {
@@ -130,7 +148,7 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
       if (m !== undefined && m.link === link) {
         this.byPeerId.delete(id)
         if (dialedKey !== undefined) this.penalise(dialedKey, 1)
-        if (!this.closed) this.emit('memberLost', m, reason)
+        if (!this.closed) { this.emit('memberLost', m, reason); this.notify() }
       }
     })
   }
@@ -150,12 +168,37 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
     }
     if (this.byPeerId.size >= (this.o.maxMembers ?? 64)) { this.counters.refusedFull++; link.close('membership full'); return }
     this.counters.authenticated++
-    // Dialled links know the member's listening port; inbound ones only its source port.
-    const [host, port] = dialedKey !== undefined ? [dialedKey.slice(0, dialedKey.lastIndexOf(':')), Number(dialedKey.slice(dialedKey.lastIndexOf(':') + 1))] : [c.remote.host, c.remote.port]
-    const m: Member = { peerId: c.remote.peerId, host, port, community: info.community, since: this.now(), link }
+    // Dialled links know the member's listening port; inbound ones know it from the BEP-10
+    // `p` of the member's handshake (it came before bb_auth), else only its source port. An
+    // IPv4 peer seen by a dual-stack listener (::ffff:a.b.c.d) is kept as a.b.c.d, the form
+    // PEX and the rendezvous give.
+    let host = c.remote.host.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1')
+    let port = c.remote.port
+    let listening = false
+    if (dialedKey !== undefined) {
+      host = dialedKey.slice(0, dialedKey.lastIndexOf(':'))
+      port = Number(dialedKey.slice(dialedKey.lastIndexOf(':') + 1))
+      listening = true
+    } else {
+      const p = c.remoteExt?.port
+      if (p !== undefined && Number.isInteger(p) && p > 0 && p < 65536) { port = p; listening = true }
+    }
+    const m: Member = { peerId: c.remote.peerId, host, port, community: info.community, listening, since: this.now(), link }
     if (info.publisherKey !== undefined) m.publisherKey = info.publisherKey
     this.byPeerId.set(id, m)
     this.emit('member', m)
+    this.notify()
+  }
+
+  /** Call fn whenever a member joins or is lost (ut_pex sends on changes); returns the unsubscribe. */
+  watch (fn: () => void): () => void {
+    if (this.closed) return () => {}
+    this.watchers.add(fn)
+    return () => { this.watchers.delete(fn) }
+  }
+
+  private notify (): void {
+    for (const fn of [...this.watchers]) fn()
   }
 
   members (): Member[] { return [...this.byPeerId.values()] }
@@ -168,6 +211,7 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
     for (const l of this.links) l.close('membership closed')
     this.links.clear()
     this.byPeerId.clear()
+    this.watchers.clear()
     await this.server?.close()
     this.removeAllListeners()
   }

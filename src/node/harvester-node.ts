@@ -25,6 +25,7 @@ import { rendezvousInfohashes } from '../coop/rendezvous.js'
 import { RendezvousAnnouncer } from '../coop/rendezvous-announcer.js'
 import { Membership } from '../coop/membership.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
+import { utPex } from '../../extensions/ut-pex.js'
 import { StatusFile } from './status-file.js'
 import { CoopFetch } from '../coop/coop-fetch.js'
 
@@ -171,11 +172,11 @@ export class HarvesterNode {
     const targets = (now: number): ReturnType<typeof rendezvousInfohashes> => rendezvousInfohashes(keys, now)
     const coop = new CoopFetch({ nodeId: dht.id, source: { rawInfo: (ih) => this.store?.rawInfo(ih) ?? null }, held: () => this.store?.heldInfohashes() ?? [], ownerWaitMs: this.opts.ownerWaitMs, joinGraceMs: this.opts.joinGraceMs, logger: this.log.child({ component: 'coop' }) })
     this.coop = coop
-    const membership = new Membership({
+    const membership: Membership = new Membership({
       peerId: makePeerId(),
       host: c.host,
       port: c.peerPort,
-      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories()],
+      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories(), utPex({ source: membership })],
       targets,
       logger: this.log.child({ component: 'membership' }),
     })

@@ -49,6 +49,16 @@ export interface Testnet {
   nodes: DhtNode[]
   seeders: MetadataSeeder[]
   torrents: TestnetTorrent[]
+  /**
+   * More synthetic torrents on the running testnet (new names: they continue the numbering of
+   * each kind), served by the seeders in turn, appended to `torrents` and returned. Unless the
+   * testnet was made with announce: false, each seeder announces them straight to every node of
+   * the testnet (get_peers for a token, then announce_peer; no lookup), so a harvester running
+   * on the testnet hears of them only once they are announced (sampling, or others' lookups),
+   * never from the seeders' lookups half-way through an announce (its fetch would find no peers
+   * yet and back off for a minute).
+   */
+  addTorrents: (counts: { v1?: number, v2?: number, hybrid?: number }) => Promise<TestnetTorrent[]>
   close: () => Promise<void>
 }
 
@@ -98,37 +108,61 @@ export async function createTestnet (opts: TestnetOptions = {}): Promise<Testnet
       await dn.start({ bootstrapTimeoutMs: 5000 })
       seederNodes.push(dn)
     }
-    const kinds: Array<[TorrentVersion, number]> = [['v1', opts.v1 ?? 20], ['v2', opts.v2 ?? 10], ['hybrid', opts.hybrid ?? 10]]
+    const made: Record<TorrentVersion, number> = { v1: 0, v2: 0, hybrid: 0 }
     let k = 0
-    for (const [version, count] of kinds) {
-      for (let i = 0; i < count; i++) {
-        const t = syntheticTorrent(`${opts.seed ?? 'bbmesh-testnet'}-${version}-${i}`, version)
-        const keys: Buffer[] = []
-        if (t.info.infohashV1 !== undefined) keys.push(t.info.infohashV1)
-        if (t.info.infohashV2 !== undefined) keys.push(t.info.infohashV2.subarray(0, 20))
-        const s = seeders[k % seeders.length]
-        s.add(keys, t.rawInfo)
-        torrents.push({ info: t.info, rawInfo: t.rawInfo, version, keys, seeder: s.address() })
-        k++
-      }
-    }
-    progress(`testnet: ${torrents.length} torrents on ${seeders.length} seeders`)
-    if (opts.announce !== false) {
-      let done = 0
-      await Promise.all(seeders.map(async (s, si) => {
-        const dn = seederNodes[si]
-        for (const t of torrents) {
-          if (t.seeder.port !== s.address().port || t.seeder.host !== s.address().host) continue
-          for (const key of t.keys) {
-            await dn.announce(key, s.address().port).catch((err: Error) => log.warn({ err: err.message }, 'testnet announce failed'))
-          }
-          done++
-          if (done % 50 === 0) progress(`testnet: announced ${done}/${torrents.length}`)
+    /** Announce key from seeder si to every testnet node directly, so no other node hears of it first. */
+    const announceDirect = async (si: number, key: Buffer): Promise<void> => {
+      const dn = seederNodes[si]
+      const port = seeders[si].address().port
+      await Promise.all(nodes.map(async (n) => {
+        try {
+          const { r } = await dn.query(n.address(), 'get_peers', { info_hash: key })
+          const token = r.token
+          if (!(token instanceof Uint8Array)) throw new Error('no token')
+          await dn.query(n.address(), 'announce_peer', { info_hash: key, port, token })
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'testnet announce failed')
         }
       }))
-      progress(`testnet: announced ${torrents.length} torrents`)
     }
-    return { bootstrap: [nodes[0].address()], nodes, seeders, torrents, close }
+    const addTorrents = async (counts: { v1?: number, v2?: number, hybrid?: number }, direct = true): Promise<TestnetTorrent[]> => {
+      const added: TestnetTorrent[] = []
+      const kinds: Array<[TorrentVersion, number]> = [['v1', counts.v1 ?? 0], ['v2', counts.v2 ?? 0], ['hybrid', counts.hybrid ?? 0]]
+      for (const [version, count] of kinds) {
+        for (let i = 0; i < count; i++) {
+          const t = syntheticTorrent(`${opts.seed ?? 'bbmesh-testnet'}-${version}-${made[version]++}`, version)
+          const keys: Buffer[] = []
+          if (t.info.infohashV1 !== undefined) keys.push(t.info.infohashV1)
+          if (t.info.infohashV2 !== undefined) keys.push(t.info.infohashV2.subarray(0, 20))
+          const s = seeders[k % seeders.length]
+          s.add(keys, t.rawInfo)
+          added.push({ info: t.info, rawInfo: t.rawInfo, version, keys, seeder: s.address() })
+          k++
+        }
+      }
+      torrents.push(...added)
+      progress(`testnet: ${torrents.length} torrents on ${seeders.length} seeders`)
+      if (opts.announce !== false) {
+        let done = 0
+        await Promise.all(seeders.map(async (s, si) => {
+          const dn = seederNodes[si]
+          for (const t of added) {
+            if (t.seeder.port !== s.address().port || t.seeder.host !== s.address().host) continue
+            for (const key of t.keys) {
+              if (direct) await announceDirect(si, key)
+              else await dn.announce(key, s.address().port).catch((err: Error) => log.warn({ err: err.message }, 'testnet announce failed'))
+            }
+            done++
+            if (done % 50 === 0) progress(`testnet: announced ${done}/${added.length}`)
+          }
+        }))
+        progress(`testnet: announced ${added.length} torrents`)
+      }
+      return added
+    }
+    // The first torrents go out by ordinary BEP-5 announces (lookup, then announce_peer).
+    await addTorrents({ v1: opts.v1 ?? 20, v2: opts.v2 ?? 10, hybrid: opts.hybrid ?? 10 }, false)
+    return { bootstrap: [nodes[0].address()], nodes, seeders, torrents, addTorrents: async (counts) => await addTorrents(counts, true), close }
   } catch (err) {
     await close()
     throw err

@@ -34,6 +34,8 @@ export interface PeerConnectionOptions {
 export interface ConnectOptions extends PeerConnectionOptions {
   infohash: Buffer
   signal?: AbortSignal
+  /** Source address to dial from (the address we listen on), so the remote sees that one. */
+  localAddress?: string
 }
 
 export interface AcceptOptions extends PeerConnectionOptions {
@@ -86,7 +88,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   /** Dial a peer and complete the BitTorrent handshake. */
   static async connect (peer: PeerAddr, opts: ConnectOptions): Promise<PeerConnection> {
-    const sock = connect({ host: peer.host, port: peer.port, noDelay: true })
+    const sock = connect({ host: peer.host, port: peer.port, noDelay: true, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}) })
     try {
       await waitConnected(sock, opts.handshakeTimeoutMs ?? 10_000, opts.signal)
       sock.write(encodeHandshake(opts.infohash, opts.peerId, { dht: true }))

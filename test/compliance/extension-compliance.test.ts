@@ -1,5 +1,7 @@
 // One suite, run against every bb_* extension in COMPLIANCE_FACTORIES: the rules of docs/protocol.md
-// "BEP-10 extensions of bbmesh: common rules" that hold for each of them, whatever it does.
+// "BEP-10 extensions of bbmesh: common rules" that hold for each of them, whatever it does. A
+// `standard` entry (ut_pex) keeps its standard name and is open to the registry; before bb_auth
+// it must itself stay silent and find no violation (its unit test shows it acts on nothing).
 
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -61,9 +63,9 @@ for (const entry of COMPLIANCE_FACTORIES) {
   describe(`extension ${entry.name}`, () => {
     const probe = entry.make()(stubContext({ initiator: true, authenticated: false }))
 
-    test('its name is a bb_* BEP-10 name and matches the list', () => {
+    test(entry.standard === true ? 'its name is a standard ut_* BEP-10 name and matches the list' : 'its name is a bb_* BEP-10 name and matches the list', () => {
       assert.equal(probe.name, entry.name)
-      assert.match(probe.name, /^bb_[a-z0-9_]+$/)
+      assert.match(probe.name, entry.standard === true ? /^ut_[a-z0-9_]+$/ : /^bb_[a-z0-9_]+$/)
     })
 
     test('maxMessage is a positive integer, at most 1 MiB', () => {
@@ -71,8 +73,8 @@ for (const entry of COMPLIANCE_FACTORIES) {
       assert.ok(probe.maxMessage > 0 && probe.maxMessage <= MiB, String(probe.maxMessage))
     })
 
-    test('requiresAuth is true for every extension but bb_auth', () => {
-      assert.equal(probe.requiresAuth, entry.name !== 'bb_auth')
+    test('requiresAuth is true for every extension but bb_auth and the standard ones', () => {
+      assert.equal(probe.requiresAuth, entry.name !== 'bb_auth' && entry.standard !== true)
     })
 
     test(`random payloads (${RUNS} sequences): onMessage throws nothing but BbmeshError`, () => {
@@ -117,7 +119,18 @@ for (const entry of COMPLIANCE_FACTORIES) {
       assert.equal(spy.calls.length, 0)
     })
 
-    if (entry.name !== 'bb_auth') {
+    if (entry.standard === true) {
+      test('before bb_auth it answers nothing and finds no violation, whatever its messages hold', () => {
+        fc.assert(fc.property(fc.array(payloadArb(entry, probe.maxMessage), { minLength: 1, maxLength: 5 }), (payloads) => {
+          const s = solo([fakeAuth().factory, entry.make()])
+          s.remoteHandshake({ bb_auth: 1, [entry.name]: 9 })
+          for (const p of payloads) s.receive(entry.name, p)
+          assert.deepEqual(s.sentTo(9), [])
+          assert.deepEqual(s.misbehaved, [])
+          s.registry.close()
+        }), { seed: 0xc0e1, numRuns: 50 })
+      })
+    } else if (entry.name !== 'bb_auth') {
       test('before bb_auth its messages are dropped unanswered, whatever they hold', () => {
         fc.assert(fc.property(fc.array(payloadArb(entry, probe.maxMessage), { minLength: 1, maxLength: 5 }), (payloads) => {
           const spy = spyOnMessage(entry.make())

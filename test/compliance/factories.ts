@@ -1,6 +1,8 @@
 // Every BEP-10 extension the compliance suite holds to the common rules (docs/protocol.md,
 // "BEP-10 extensions of bbmesh: common rules"). Add each new bb_* extension here, built the way
-// the node builds it but with test keys and a manual clock.
+// the node builds it but with test keys and a manual clock. A standard extension the members
+// speak (ut_pex) is here too, marked `standard`: the registry does not gate it, so it must gate
+// itself (nothing sent, nothing acted upon, no violation before bb_auth).
 
 import type { ExtensionFactory } from '../../extensions/extension.js'
 import { bbAuth } from '../../extensions/bb-auth.js'
@@ -11,6 +13,8 @@ import { bbHave } from '../../extensions/bb-have.js'
 import { encodeHave } from '../../extensions/bb-have.codec.js'
 import { encodeBloomMessage } from '../../extensions/bb-bloom.codec.js'
 import { encodeMetaMessage } from '../../extensions/bb-meta.codec.js'
+import { utPex } from '../../extensions/ut-pex.js'
+import { encodePex } from '../../extensions/ut-pex.codec.js'
 import { ManualClock, communityKey, dummyExtension, publisher, sha256 } from '../unit/extensions/helpers.js'
 
 export interface ComplianceEntry {
@@ -20,6 +24,8 @@ export interface ComplianceEntry {
   make: () => ExtensionFactory
   /** Sample payloads that decode (seeds for the random inputs); may be empty. */
   samples: Buffer[]
+  /** A standard BEP-10 extension (ut_*), not gated by the registry: requiresAuth false, it gates itself. */
+  standard?: boolean
 }
 
 export const COMPLIANCE_FACTORIES: ComplianceEntry[] = [
@@ -55,6 +61,21 @@ export const COMPLIANCE_FACTORIES: ComplianceEntry[] = [
     name: 'bb_have',
     make: () => bbHave({ nodeId: Buffer.alloc(20, 5) }),
     samples: [encodeHave([Buffer.alloc(20, 1), Buffer.alloc(20, 2)])],
+  },
+  {
+    name: 'ut_pex',
+    standard: true,
+    make: () => {
+      const peerId = Buffer.alloc(20, 9)
+      return utPex({
+        source: { members: () => [{ peerId, host: '127.0.0.9', port: 6881, community: 'c', listening: true }], offer: () => {} },
+        schedule: new ManualClock().schedule,
+      })
+    },
+    samples: [
+      encodePex({ added: [{ host: '127.0.0.5', port: 6881 }], dropped: [{ host: '127.0.0.6', port: 6882 }] }),
+      encodePex({ added: [{ host: '::1', port: 7000 }], dropped: [] }),
+    ],
   },
   {
     name: 'bb_dummy',

@@ -49,3 +49,28 @@ test('a node with another key is dropped and never authenticated', async () => {
     assert.equal(authed, false)
   } finally { await close() }
 })
+
+test('the BEP-10 handshake carries our listening port as `p` when we have one', async () => {
+  const serverId = randomBytes(20)
+  const k = generateCommunityKey().key
+  let resolve!: (l: MemberLink) => void
+  const inbound = new Promise<MemberLink>((r) => { resolve = r })
+  const server = new PeerServer({ host: '127.0.0.1', peerId: serverId, accept: (ih) => ih.equals(RV) }, (c) => {
+    resolve(new MemberLink(c, [bbAuth({ keys: [{ id: 'c', key: k }] })], serverId))
+  })
+  const { port } = await server.start()
+  const clientId = randomBytes(20)
+  const conn = await PeerConnection.connect({ host: '127.0.0.1', port }, { infohash: RV, peerId: clientId })
+  const a = new MemberLink(conn, [bbAuth({ keys: [{ id: 'c', key: k }] })], clientId, { listenPort: 51413 })
+  const b = await inbound
+  try {
+    const authed = async (l: MemberLink): Promise<void> => await new Promise((resolve, reject) => {
+      l.once('authenticated', () => resolve())
+      l.once('close', (r) => reject(new Error(`link closed: ${r}`)))
+    })
+    await Promise.all([authed(a), authed(b)])
+    // The BEP-10 handshakes came before bb_auth passed.
+    assert.equal(b.conn.remoteExt?.port, 51413, 'the dialler told its listening port, not its source port')
+    assert.equal(a.conn.remoteExt?.port, undefined, 'no `p` without a listening port')
+  } finally { a.close(); b.close(); await server.close() }
+})
