@@ -13,8 +13,13 @@ import { silentLogger, type Logger } from '../src/core/logger.js'
 export interface FetchQueue {
   /** Up to n infohashes due for a fetch, leased for leaseMs. */
   lease: (n: number, leaseMs: number) => Buffer[]
-  /** The fetch succeeded: raw is the verified info dict; source 'dht' (swarm) or 'member'. */
-  complete: (ih: Buffer, raw: Buffer, kind: 'v1' | 'v2', source: 'dht' | 'member') => void
+  /**
+   * The fetch succeeded: raw is the verified info dict; source 'dht' (swarm) or 'member', and
+   * for a member, `from` names it (hex peer id).
+   */
+  complete: (ih: Buffer, raw: Buffer, kind: 'v1' | 'v2', source: 'dht' | 'member', from?: string) => void
+  /** Whether the torrent is indexed already (under this or its other key). */
+  held?: (ih: Buffer) => boolean
   /** Put the item back, due at `until`, without counting an attempt. */
   defer?: (ih: Buffer, until: number) => void
   /** The fetch failed; the queue decides on back-off or giving up. */
@@ -29,7 +34,7 @@ export interface PeerFinder {
 /** The cooperative's say before a swarm fetch (src/coop/coop-fetch.ts fills it in). */
 export interface CoopHook {
   /** A verified info dict from a member that has it, or null. */
-  tryMembers: (ih: Buffer, signal: AbortSignal) => Promise<{ raw: Buffer, kind: 'v1' | 'v2' } | null>
+  tryMembers: (ih: Buffer, signal: AbortSignal) => Promise<{ raw: Buffer, kind: 'v1' | 'v2', from?: string } | null>
   /** Wait for the owning member until this time, or null to fetch from the swarm now. */
   deferUntil: (ih: Buffer) => number | null
 }
@@ -51,7 +56,7 @@ export interface FetchSchedulerOptions {
   leaseMs?: number
 }
 
-export interface FetchStats { active: number, fetched: number, failed: number, noPeers: number, badHash: number, attempts: number, fromMembers: number, deferred: number }
+export interface FetchStats { active: number, fetched: number, failed: number, noPeers: number, badHash: number, attempts: number, fromMembers: number, deferred: number, alreadyHeld: number }
 
 export class FetchScheduler extends EventEmitter {
   private readonly o: Required<FetchSchedulerOptions>
@@ -59,7 +64,7 @@ export class FetchScheduler extends EventEmitter {
   private readonly tasks = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | null = null
   private closed = false
-  readonly stats: FetchStats = { active: 0, fetched: 0, failed: 0, noPeers: 0, badHash: 0, attempts: 0, fromMembers: 0, deferred: 0 }
+  readonly stats: FetchStats = { active: 0, fetched: 0, failed: 0, noPeers: 0, badHash: 0, attempts: 0, fromMembers: 0, deferred: 0, alreadyHeld: 0 }
   private readonly log: Logger
 
   constructor (private readonly deps: { queue: FetchQueue, peers: PeerFinder, coop?: CoopHook, logger?: Logger }, opts: FetchSchedulerOptions = {}) {
@@ -100,15 +105,18 @@ export class FetchScheduler extends EventEmitter {
     let reason = 'no peers'
     try {
       const coop = this.deps.coop
-      if (coop !== undefined) {
+      // A member that holds it gives it (bb_meta) instead of the swarm.
+      const fromMember = async (): Promise<boolean> => {
+        if (coop === undefined) return false
         const m = await coop.tryMembers(ih, signal)
-        if (this.closed) return
-        if (m !== null) {
-          this.stats.fromMembers++
-          this.deps.queue.complete(ih, m.raw, m.kind, 'member')
-          this.emit('fetched', ih, m)
-          return
-        }
+        if (this.closed || m === null) return this.closed
+        this.stats.fromMembers++
+        this.deps.queue.complete(ih, m.raw, m.kind, 'member', m.from)
+        this.emit('fetched', ih, m)
+        return true
+      }
+      if (coop !== undefined) {
+        if (await fromMember()) return
         const until = coop.deferUntil(ih)
         if (until !== null && this.deps.queue.defer !== undefined) {
           this.stats.deferred++
@@ -140,6 +148,10 @@ export class FetchScheduler extends EventEmitter {
         const found = await this.deps.peers.lookupPeers(ih, { signal, maxPeers: this.o.maxPeers, timeoutMs: this.o.lookupTimeoutMs })
         candidates.push(...found)
         if (found.length === 0 && tried.size === 0) this.stats.noPeers++
+        // A lookup can take seconds: the torrent may have arrived meanwhile (the other key of a
+        // hybrid, or a member's push), and then the swarm is not asked.
+        if (this.deps.queue.held?.(ih) === true) { this.stats.alreadyHeld++; return }
+        if (await fromMember()) return
         got = await tryBatch()
       }
       if (this.closed) return

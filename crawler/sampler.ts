@@ -1,7 +1,8 @@
 // BEP-51 sampler: walks a keyspace region by asking nodes for sample_infohashes with a
 // `target` inside the region, so the `nodes` they return lead further into it. Every remote
 // node's `interval` is kept and the node is never asked again before it has passed (a floor
-// of minRevisitMs applies when a node says 0). Every sample of every answer is used.
+// of minRevisitMs applies when a node says 0). Every sample of every answer is used. Nodes
+// outside the regions are passed over (in a cooperative another member samples them).
 
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
@@ -30,6 +31,8 @@ export interface SamplerOptions {
   maxFailures?: number
 }
 
+const OUT_OF_REGION_RECHECK_MS = 10_000
+
 export interface SamplerStats {
   nodesKnown: number
   nodesInRegion: number
@@ -40,6 +43,8 @@ export interface SamplerStats {
   errors: number
   unsupported: number
   samples: number
+  /** Times a node outside our regions was passed over (another member samples it). */
+  outOfRegion: number
 }
 
 interface Entry {
@@ -55,6 +60,8 @@ interface Entry {
 
 export class Sampler extends EventEmitter {
   private regions: Region[]
+  /** Whether the regions cover the whole keyspace (then no node is passed over). */
+  private whole: boolean
   private readonly pool = new Map<string, Entry>()
   private readonly due = new MinHeap<Entry>((a, b) => a.nextAt - b.nextAt)
   /** Nodes that answered 204: other nodes keep listing them in `nodes`, so remember to skip them. */
@@ -65,12 +72,13 @@ export class Sampler extends EventEmitter {
   private lastSeed = 0
   private readonly o: Required<Omit<SamplerOptions, 'region' | 'regions'>>
   private readonly log: Logger
-  readonly stats: SamplerStats = { nodesKnown: 0, nodesInRegion: 0, inflight: 0, queries: 0, answers: 0, timeouts: 0, errors: 0, unsupported: 0, samples: 0 }
+  readonly stats: SamplerStats = { nodesKnown: 0, nodesInRegion: 0, inflight: 0, queries: 0, answers: 0, timeouts: 0, errors: 0, unsupported: 0, samples: 0, outOfRegion: 0 }
 
   constructor (private readonly deps: { node: DhtNode, now?: () => number, logger?: Logger }, opts: SamplerOptions = {}) {
     super()
     this.regions = opts.regions ?? [opts.region ?? WHOLE_KEYSPACE]
     if (this.regions.length === 0) throw new RangeError('sampler: no region')
+    this.whole = this.regions.some((r) => r.bits === 0)
     this.o = {
       maxNodes: opts.maxNodes ?? 50_000,
       concurrency: opts.concurrency ?? 32,
@@ -97,6 +105,7 @@ export class Sampler extends EventEmitter {
   setRegions (rs: Region[]): void {
     if (rs.length === 0) throw new RangeError('sampler: no region')
     this.regions = rs
+    this.whole = rs.some((r) => r.bits === 0)
     for (const e of this.pool.values()) e.inRegion = e.id !== null && this.inRegions(e.id)
   }
 
@@ -142,6 +151,14 @@ export class Sampler extends EventEmitter {
       this.due.pop()
       scanned++
       if (top.dead) continue
+      if (!top.inRegion && top.id !== null && !this.whole) {
+        // Another member of the cooperative samples this node; look again later, in case the
+        // regions change (its interval bookkeeping is kept meanwhile).
+        this.stats.outOfRegion++
+        top.nextAt = Math.max(top.nextAt, now + OUT_OF_REGION_RECHECK_MS)
+        this.due.push(top)
+        continue
+      }
       const wait = this.deps.node.guard?.pacer.waitFor(top.host) ?? 0
       if (wait > 0) {
         // Per-IP or global budget is spent: come back when it is not, rather than queue.

@@ -39,8 +39,10 @@ class BbBloom implements Extension {
   private sendFull (): void {
     if (this.sent || !this.ctx.remoteSupports()) return
     this.sent = true
-    const f = this.o.local()
-    if (f === null || f.count === 0) return
+    // Holding nothing (or sharing nothing) still sends a filter, the smallest one, empty: the
+    // other side then knows all it holds is news to us and pushes it (catch-up).
+    const local = this.o.local()
+    const f = local === null || local.count === 0 ? new InfohashBloom(1024, 1) : local
     this.generation++
     for (const msg of fullFilterMessages(this.generation, f.m, f.k, f.count, f.bits)) this.ctx.send(msg)
   }

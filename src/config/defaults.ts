@@ -51,6 +51,7 @@ export const CONFIG_SPEC = Object.freeze({
   progress: k('progress', 'string', 'auto', 'auto: a live line on a TTY, JSON lines otherwise.', { choices: ['auto', 'tty', 'json', 'off'] }),
   logLevel: k('log-level', 'string', 'info', 'Log level of the structured logs on stderr.', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   community: k('community', 'list', [], 'Community keys (secret) of the cooperatives to join, each bbmesh-community:<72 hex> from `bbmesh community new`; none: harvest alone. Prefer env or file: flags show in ps.'),
+  contribution: k('contribution', 'string', 'full', 'Contribution mode in the cooperative: full (fetch, share and receive), consumer (receive and relay, share nothing of its own), source (share, receive nothing), leech (receive only).', { choices: ['full', 'consumer', 'source', 'leech'] }),
   config: k('config', 'string', '', 'Config file (JSON); default: config.json in the data directory if present.'),
 } satisfies Record<string, KeySpec>)
 
@@ -74,5 +75,6 @@ export interface Config {
   logLevel: string
   /** Community keys in text form (secret); parse with identity/community-key parseCommunityKeys. */
   community: string[]
+  contribution: 'full' | 'consumer' | 'source' | 'leech'
   config: string
 }

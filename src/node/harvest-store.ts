@@ -18,6 +18,8 @@ export interface HarvestStore {
   rawInfo: (ih: Buffer) => Buffer | null
   /** Every 20-byte key we hold metadata under (v1, truncated v2), page by page. */
   heldInfohashes: () => Iterable<Buffer>
+  /** Whether the torrent is indexed (by its v1 or truncated v2 key). */
+  holds: (ih: Buffer) => boolean
   fail: (ih: Buffer, reason: string) => void
   sampleSource: () => SampleSource
   stats: () => StoreStats
@@ -49,6 +51,7 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     fail: (ih, reason) => { store.queue.fail(ih, reason, Date.now()) },
     defer: (ih, until) => { store.queue.defer(ih, until) },
     rawInfo: (ih) => store.getTorrent(ih)?.rawInfo ?? null,
+    holds: (ih) => store.getTorrent(ih) !== null,
     heldInfohashes: function * () {
       for (let after = 0; ;) {
         const page = store.pageTorrents(after, 1000)

@@ -13,7 +13,7 @@ export interface HarvesterSet {
   close: () => Promise<void>
 }
 
-export async function startHarvesters (tn: Testnet, count: number, opts: { community?: string, ownerWaitMs?: number } = {}): Promise<HarvesterSet> {
+export async function startHarvesters (tn: Testnet, count: number, opts: { community?: string, ownerWaitMs?: number, steerRegions?: boolean, contribution?: (i: number) => string } = {}): Promise<HarvesterSet> {
   const dirs: string[] = []
   const nodes: HarvesterNode[] = []
   const close = async (): Promise<void> => {
@@ -26,8 +26,9 @@ export async function startHarvesters (tn: Testnet, count: number, opts: { commu
       dirs.push(dir)
       const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
       if (opts.community !== undefined) flags.community = opts.community
+      if (opts.contribution !== undefined) flags.contribution = opts.contribution(i)
       const { config, sources } = loadConfig(flags, {})
-      const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap, configSources: sources, ownerWaitMs: opts.ownerWaitMs })
+      const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap, configSources: sources, ownerWaitMs: opts.ownerWaitMs, steerRegions: opts.steerRegions })
       await node.start()
       nodes.push(node)
     }

@@ -11,6 +11,8 @@ import { bbMeta } from '../../extensions/bb-meta.js'
 import { bbBloom } from '../../extensions/bb-bloom.js'
 import { bbHave } from '../../extensions/bb-have.js'
 import { encodeHave } from '../../extensions/bb-have.codec.js'
+import { bbSamples } from '../../extensions/bb-samples.js'
+import { encodeSamples } from '../../extensions/bb-samples.codec.js'
 import { encodeBloomMessage } from '../../extensions/bb-bloom.codec.js'
 import { encodeMetaMessage } from '../../extensions/bb-meta.codec.js'
 import { utPex } from '../../extensions/ut-pex.js'
@@ -60,7 +62,22 @@ export const COMPLIANCE_FACTORIES: ComplianceEntry[] = [
   {
     name: 'bb_have',
     make: () => bbHave({ nodeId: Buffer.alloc(20, 5) }),
-    samples: [encodeHave([Buffer.alloc(20, 1), Buffer.alloc(20, 2)])],
+    samples: [
+      encodeHave([Buffer.alloc(20, 1), Buffer.alloc(20, 2)]),
+      // A view only (the node IDs of the sender's linked members), an empty view, and both.
+      encodeHave([], [Buffer.alloc(20, 3), Buffer.alloc(20, 4)]),
+      encodeHave([], []),
+      encodeHave([Buffer.alloc(20, 1)], [Buffer.alloc(20, 3)]),
+    ],
+  },
+  {
+    name: 'bb_samples',
+    // A small rate on a clock that never moves, so the random runs reach the over-rate path too.
+    make: () => { const clock = new ManualClock(); return bbSamples({ rate: 2, now: () => clock.now }) },
+    samples: [
+      encodeSamples([Buffer.alloc(20, 1)]),
+      encodeSamples([Buffer.alloc(20, 1), Buffer.alloc(20, 2), Buffer.alloc(20, 3)]),
+    ],
   },
   {
     name: 'ut_pex',

@@ -15,7 +15,8 @@ export const statsCommand: Command = {
 Options:
   --json          one JSON object: torrents, infohashes_seen, queue, queue_leased, queue_failed,
                   by_version {v1, v2, hybrid}, db_bytes, running, and from a running
-                  harvester: members, fetched_from_swarm, fetched_from_members, extensions
+                  harvester: members, fetched_from_swarm, fetched_from_members, owner_timeouts,
+                  samples_forwarded, samples_received, pushed, extensions
                   {name: {bytes_in, bytes_out, messages_in, messages_out}}
 ${configHelp(['dataDir'])}`,
   async run (argv, out) {
@@ -28,8 +29,17 @@ ${configHelp(['dataDir'])}`,
       const st = readStatus(config.dataDir)
       const live = st === null ? null : st.stats as Record<string, number>
       const coop = live === null
-        ? { members: 0, fetched_from_swarm: 0, fetched_from_members: 0, extensions: {} }
-        : { members: live.members, fetched_from_swarm: live.fetched_from_swarm, fetched_from_members: live.fetched_from_members, extensions: st?.extensions ?? {} }
+        ? { members: 0, fetched_from_swarm: 0, fetched_from_members: 0, owner_timeouts: 0, samples_forwarded: 0, samples_received: 0, pushed: 0, extensions: {} }
+        : {
+            members: live.members,
+            fetched_from_swarm: live.fetched_from_swarm,
+            fetched_from_members: live.fetched_from_members,
+            owner_timeouts: live.owner_timeouts ?? 0,
+            samples_forwarded: live.samples_forwarded ?? 0,
+            samples_received: live.samples_received ?? 0,
+            pushed: live.pushed ?? 0,
+            extensions: st?.extensions ?? {},
+          }
       if (p.values.json === true) { out.out(JSON.stringify({ ...s, running: st !== null, ...coop })); return 0 }
       out.out([
         `torrents          ${s.torrents} (v1 ${s.by_version.v1}, v2 ${s.by_version.v2}, hybrid ${s.by_version.hybrid})`,

@@ -27,7 +27,10 @@ function respond (node: DhtNode, index: number, source: ExpiringSet, interval: n
 
 before(async () => {
   for (let i = 0; i < NODES; i++) {
-    const n = new DhtNode({ host: `127.0.0.${i + 2}`, port: 0, bootstrap: i === 0 ? [] : [net[0].address()], guard: FAST_GUARD })
+    // IDs with known first nibbles (0, 1, 2, 8, 9, a), so region tests know which nodes are in.
+    const nodeId = key20(`sampler node ${i}`)
+    nodeId[0] = i < 3 ? 0x10 * i : 0x80 + 0x10 * (i - 3)
+    const n = new DhtNode({ host: `127.0.0.${i + 2}`, port: 0, nodeId, bootstrap: i === 0 ? [] : [net[0].address()], guard: FAST_GUARD })
     await n.start({ bootstrapTimeoutMs: 5000 })
     const set = new ExpiringSet(1000, 3600_000)
     const ihs = Array.from({ length: PER_NODE }, (_, j) => key20(`node ${i} infohash ${j}`))
@@ -183,43 +186,61 @@ test('a node answering 204 leaves the pool and stays out when offered again', { 
   }
 })
 
-async function steer (region: Region): Promise<Buffer[]> {
+/** Indexes of the network's nodes whose ID lies in one of the regions. */
+function nodesIn (...regions: Region[]): number[] {
+  return net.map((n, i) => regions.some((r) => inRegion(n.id, r)) ? i : -1).filter((i) => i >= 0)
+}
+
+/** Run a sampler steered into the regions until it has asked every node inside them. */
+async function steer (...regions: Region[]): Promise<Asked[]> {
   const h = await harvester()
-  const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0, region })
+  const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0, regions })
   const myPort = h.address().port
   const mine = (): Asked[] => asked.filter((a) => a.fromPort === myPort)
+  const inside = nodesIn(...regions)
+  assert.ok(inside.length > 0)
   s.start()
   try {
-    await until(() => new Set(mine().map((a) => a.node)).size === NODES, 20_000)
-    return mine().map((a) => a.target)
+    await until(() => inside.every((i) => mine().some((a) => a.node === i)), 20_000)
+    // Time for any query to an outside node to show up.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.ok(s.snapshot().nodesInRegion <= s.snapshot().nodesKnown)
+    return mine()
   } finally {
     s.close()
   }
 }
 
-test('region steering: with a 1-bit region every target sent lies inside it', { timeout: 60_000 }, async () => {
+test('region steering: with a 1-bit region every target lies inside it, and only nodes inside it are asked', { timeout: 60_000 }, async () => {
   const upper: Region = { prefix: Buffer.concat([Buffer.from([0x80]), Buffer.alloc(19)]), bits: 1 }
   const lower: Region = { prefix: Buffer.alloc(20), bits: 1 }
   const up = await steer(upper)
-  assert.ok(up.length >= NODES)
-  for (const t of up) assert.ok(inRegion(t, upper) && (t[0] & 0x80) === 0x80, `target ${t.toString('hex')} outside 1/1`)
+  for (const a of up) assert.ok(inRegion(a.target, upper) && (a.target[0] & 0x80) === 0x80, `target ${a.target.toString('hex')} outside 1/1`)
+  assert.deepEqual([...new Set(up.map((a) => a.node))].sort(), [3, 4, 5], 'only the nodes in 1/1 were asked')
   const low = await steer(lower)
-  assert.ok(low.length >= NODES)
-  for (const t of low) assert.ok(inRegion(t, lower) && (t[0] & 0x80) === 0, `target ${t.toString('hex')} outside 0/1`)
+  for (const a of low) assert.ok(inRegion(a.target, lower) && (a.target[0] & 0x80) === 0, `target ${a.target.toString('hex')} outside 0/1`)
+  assert.deepEqual([...new Set(low.map((a) => a.node))].sort(), [0, 1, 2], 'only the nodes in 0/1 were asked')
 })
 
-test('setRegion steers the targets of a sampler', { timeout: 30_000 }, async () => {
+test('setRegion steers the targets of a running sampler and which nodes it asks', { timeout: 30_000 }, async () => {
   const h = await harvester()
-  const region: Region = { prefix: Buffer.alloc(20, 0xff), bits: 8 }
   const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0 })
-  s.setRegion(region)
-  assert.deepEqual(s.getRegions(), [region])
   const myPort = h.address().port
+  const mine = (): Asked[] => asked.filter((a) => a.fromPort === myPort)
   s.start()
   try {
-    await until(() => asked.filter((a) => a.fromPort === myPort).length >= NODES, 20_000)
-    for (const a of asked.filter((x) => x.fromPort === myPort)) assert.equal(a.target[0], 0xff)
-    assert.ok(s.snapshot().nodesInRegion <= s.snapshot().nodesKnown)
+    // Whole keyspace first: every node is asked.
+    await until(() => new Set(mine().map((a) => a.node)).size === NODES, 20_000)
+    const region: Region = { prefix: Buffer.concat([Buffer.from([0x90]), Buffer.alloc(19)]), bits: 4 }
+    s.setRegion(region)
+    assert.deepEqual(s.getRegions(), [region])
+    const before = mine().length
+    await until(() => s.snapshot().outOfRegion > 0, 20_000)
+    for (const a of mine().slice(before)) {
+      assert.equal(a.target[0] & 0xf0, 0x90, 'target outside 9/4')
+      assert.equal(a.node, 4, 'only node 4 (ID 9...) is in 9/4')
+    }
+    assert.equal(s.snapshot().nodesInRegion, 1)
   } finally {
     s.close()
   }
@@ -240,20 +261,10 @@ test('close() stops the sampler: no query after it, idempotent', { timeout: 30_0
   assert.equal(asked.filter((a) => a.fromPort === myPort).length, m)
 })
 
-test('setRegions keeps every target inside one of the regions', { timeout: 30_000 }, async () => {
-  const h = await harvester()
+test('setRegions keeps every target inside one of the regions, and asks only their nodes', { timeout: 30_000 }, async () => {
   const a: Region = { prefix: Buffer.alloc(20, 0x00), bits: 4 }
-  const b: Region = { prefix: Buffer.alloc(20, 0xf0), bits: 4 }
-  const s = new Sampler({ node: h }, { tickMs: 10, minRevisitMs: 0 })
-  s.setRegions([a, b])
-  const myPort = h.address().port
-  s.start()
-  try {
-    await until(() => asked.filter((x) => x.fromPort === myPort).length >= NODES, 20_000)
-    const mine = asked.filter((x) => x.fromPort === myPort)
-    for (const x of mine) assert.ok(inRegion(x.target, a) || inRegion(x.target, b), `target ${x.target.toString('hex')} outside both`)
-    assert.deepEqual(s.getRegions(), [a, b])
-  } finally {
-    s.close()
-  }
+  const b: Region = { prefix: Buffer.concat([Buffer.from([0xa0]), Buffer.alloc(19)]), bits: 4 }
+  const mine = await steer(a, b)
+  for (const x of mine) assert.ok(inRegion(x.target, a) || inRegion(x.target, b), `target ${x.target.toString('hex')} outside both`)
+  assert.deepEqual([...new Set(mine.map((x) => x.node))].sort(), [0, 5])
 })
