@@ -1,7 +1,8 @@
 // `npm run bench`: runs every benchmark in one process and writes BENCHMARKS.md. Filter with
-// arguments (e.g. `npm run bench -- fetch`). Figures are from this machine and this run only.
+// arguments (e.g. `npm run bench -- fetch`): then only the sections run are replaced and the
+// others are kept as they were. Figures are from this machine and this run only.
 
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
@@ -10,7 +11,15 @@ const BENCHES: Array<[string, () => Promise<{ run: () => Promise<{ markdown: str
   ['store-ingest', async () => await import('./store-ingest.js')],
   ['store-search', async () => await import('./store-search.js')],
   ['coop', async () => await import('./coop.js')],
+  ['search-network', async () => await import('./search-network.js')],
 ]
+
+/** Sections of a BENCHMARKS.md: the header (before the first "## "), then one per "## " heading. */
+function sections (md: string): { head: string, parts: Array<{ title: string, text: string }> } {
+  const chunks = md.split(/\n(?=## )/)
+  const head = chunks[0].startsWith('## ') ? '' : chunks.shift() as string
+  return { head, parts: chunks.map((c) => ({ title: c.split('\n')[0], text: c.trimEnd() })) }
+}
 
 async function main (): Promise<void> {
   const filter = process.argv.slice(2)
@@ -31,7 +40,16 @@ async function main (): Promise<void> {
     }
   }
   const out = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url))
-  writeFileSync(out, parts.join('\n'))
+  let md = parts.join('\n')
+  if (filter.length > 0 && existsSync(out)) {
+    // Keep the sections not run; replace (or append) the ones run, in the old order.
+    const old = sections(readFileSync(out, 'utf8'))
+    const fresh = sections(md)
+    const merged = old.parts.map((p) => fresh.parts.find((f) => f.title === p.title) ?? p)
+    for (const f of fresh.parts) if (!merged.includes(f)) merged.push(f)
+    md = [old.head.trimEnd(), '', ...merged.map((p) => p.text + '\n')].join('\n')
+  }
+  writeFileSync(out, md)
   process.stderr.write(`bench: wrote ${out}\n`)
 }
 

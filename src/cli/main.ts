@@ -14,8 +14,9 @@ import { demoCommand } from './commands/demo.js'
 import { configCommand } from './commands/config.js'
 import { membersCommand } from './commands/members.js'
 import { communityCommand } from './commands/community.js'
+import { serveCommand } from './commands/serve.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand]
 
 export const VERSION = '0.1.0'
 

@@ -52,6 +52,8 @@ export const CONFIG_SPEC = Object.freeze({
   logLevel: k('log-level', 'string', 'info', 'Log level of the structured logs on stderr.', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
   community: k('community', 'list', [], 'Community keys (secret) of the cooperatives to join, each bbmesh-community:<72 hex> from `bbmesh community new`; none: harvest alone. Prefer env or file: flags show in ps.'),
   contribution: k('contribution', 'string', 'full', 'Contribution mode in the cooperative: full (fetch, share and receive), consumer (receive and relay, share nothing of its own), source (share, receive nothing), leech (receive only).', { choices: ['full', 'consumer', 'source', 'leech'] }),
+  apiHost: k('api-host', 'string', '127.0.0.1', 'Bind address of the HTTP API (`bbmesh serve`): loopback keeps the index and the search API to this machine.'),
+  apiPort: k('api-port', 'int', 0, 'TCP port of the HTTP API; 0 picks a free one (recorded in api.json in the data directory), so several nodes run side by side.', { min: 0, max: 65535 }),
   config: k('config', 'string', '', 'Config file (JSON); default: config.json in the data directory if present.'),
 } satisfies Record<string, KeySpec>)
 
@@ -76,5 +78,7 @@ export interface Config {
   /** Community keys in text form (secret); parse with identity/community-key parseCommunityKeys. */
   community: string[]
   contribution: 'full' | 'consumer' | 'source' | 'leech'
+  apiHost: string
+  apiPort: number
   config: string
 }

@@ -201,6 +201,9 @@ export class Membership extends EventEmitter<{ member: [Member], memberLost: [Me
     for (const fn of [...this.watchers]) fn()
   }
 
+  /** Our peer id on member links. */
+  get peerId (): Buffer { return this.o.peerId }
+
   members (): Member[] { return [...this.byPeerId.values()] }
 
   address (): PeerAddr | null { return this.ownAddress }

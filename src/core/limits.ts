@@ -52,6 +52,31 @@ export const LIMITS = Object.freeze({
   searchMaxTerms: 16,
   searchMaxLimit: 500,
 
+  // ---- HTTP API (src/http/server.ts, docs/http.md) ----
+  /** Longest request target (path + query): a search URL is a few hundred bytes. Longer: 414. */
+  httpMaxUrl: 4096,
+  /** Whole request head (Node's maxHeaderSize); longer: 431 before any parsing of ours. */
+  httpMaxHeader: 16 * 1024,
+  /** Open connections in all, and from one address (keep-alive sockets count). */
+  httpMaxConnections: 64,
+  httpMaxConnectionsPerIp: 16,
+  /** Requests per second per client address (token bucket), and the burst; 429 beyond. */
+  httpRate: 20,
+  httpBurst: 40,
+  /** Tokens a network search costs: it fans out to every member. */
+  httpNetworkCost: 5,
+  /** Client addresses whose buckets are remembered (LRU). */
+  httpMaxClients: 4096,
+  /** Network searches in flight at once; more: 503. */
+  httpMaxNetworkInFlight: 4,
+  /** Deadline of a network search: default and the most a client may ask (`timeout_ms`). */
+  httpNetworkTimeoutMs: 3000,
+  httpNetworkTimeoutMaxMs: 20_000,
+  /** Time to receive the request head / the whole request; idle keep-alive sockets close after. */
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 15_000,
+  httpKeepAliveTimeoutMs: 5000,
+
   // ---- files ----
   /** A .torrent file we import. */
   torrentFileMax: 64 * 1024 * 1024,

@@ -7,6 +7,7 @@ import type { SampleSource } from '../../crawler/responder.js'
 import { BbmeshError, errorMessage } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { TorrentInfo } from '../torrent/types.js'
+import type { SearchHit as SearchHitFull, SearchPage, SearchRequest } from '../search/types.js'
 
 export interface HarvestStore {
   store: Store
@@ -17,13 +18,19 @@ export interface HarvestStore {
   defer: (ih: Buffer, until: number) => void
   rawInfo: (ih: Buffer) => Buffer | null
   /** Every 20-byte key we hold metadata under (v1, truncated v2), page by page. */
-  heldInfohashes: () => Iterable<Buffer>
+  /**
+   * The keys of what we harvested (swarm or members), which the cooperative shares by gossip;
+   * imported and catalog records are left out: members find those by bb_search only.
+   */
+  sharedInfohashes: () => Iterable<Buffer>
   /** Whether the torrent is indexed (by its v1 or truncated v2 key). */
   holds: (ih: Buffer) => boolean
   fail: (ih: Buffer, reason: string) => void
   sampleSource: () => SampleSource
   stats: () => StoreStats
   search: (text: string, limit: number) => SearchHit[]
+  searchPage: (req: SearchRequest) => SearchPage
+  lookup: (hex: string) => SearchHitFull[]
   close: () => void
 }
 
@@ -52,11 +59,12 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     defer: (ih, until) => { store.queue.defer(ih, until) },
     rawInfo: (ih) => store.getTorrent(ih)?.rawInfo ?? null,
     holds: (ih) => store.getTorrent(ih) !== null,
-    heldInfohashes: function * () {
+    sharedInfohashes: function * () {
       for (let after = 0; ;) {
         const page = store.pageTorrents(after, 1000)
         if (page.length === 0) return
         for (const t of page) {
+          if (t.source === 'import' || t.source.startsWith('catalog')) continue
           if (t.info.infohashV1 !== undefined) yield t.info.infohashV1
           if (t.info.infohashV2 !== undefined) yield t.info.infohashV2.subarray(0, 20)
         }
@@ -66,6 +74,8 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),
     stats: () => store.stats(),
     search: (text, limit) => store.search(text, { limit }),
+    searchPage: (req) => store.searchPage(req),
+    lookup: (hex) => store.lookup(hex),
     close: () => { store.close() },
   }
 }

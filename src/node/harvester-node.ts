@@ -29,6 +29,13 @@ import { utPex } from '../../extensions/ut-pex.js'
 import { StatusFile } from './status-file.js'
 import { CoopFetch, ownsFetches } from '../coop/coop-fetch.js'
 import { regionsFor } from '../coop/ownership.js'
+import { bbSearch, type BbSearchHandle } from '../../extensions/bb-search.js'
+import type { ExtensionFactory } from '../../extensions/extension.js'
+import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js'
+import { ApiServer, type ApiBackend } from '../http/server.js'
+import type { NetworkSearchResult } from '../search/network-types.js'
+import { networkSearch } from '../search/network-search.js'
+import { scorer } from '../search/rank.js'
 
 export interface HarvestStats {
   uptime_s: number
@@ -70,6 +77,8 @@ export interface HarvesterOptions {
   configSources?: LoadedConfig['sources']
   /** Longest wait for the owning member before fetching from the swarm (default 20 s). */
   ownerWaitMs?: number
+  /** Serve the HTTP API (src/http) on config apiHost:apiPort and record it in api.json (default true). */
+  api?: boolean
   /** Steer the sampler into the keyspace region the cooperative assigns us (default true). */
   steerRegions?: boolean
   /** How long a fresh member waits for the others before fetching from the swarm (default 15 s). */
@@ -88,6 +97,7 @@ export class HarvesterNode {
   announcer: RendezvousAnnouncer | null = null
   private regionTimer: NodeJS.Timeout | null = null
   private status: StatusFile | null = null
+  api: ApiServer | null = null
   private readonly log: Logger
   private started = 0
   private closed = false
@@ -176,6 +186,11 @@ export class HarvesterNode {
       if (keys.length > 0) await this.startCooperative(keys, dht)
       this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList(), extensions: this.extensionTraffic() }))
       this.status.start()
+      if (this.opts.api !== false) {
+        this.api = new ApiServer(this.apiBackend(), { host: c.apiHost, port: c.apiPort, dataDir: c.dataDir, logger: this.log.child({ component: 'api' }) })
+        const at = await this.api.start()
+        this.log.info({ api: `http://${at.host}:${at.port}` }, 'HTTP API listening')
+      }
       sampler.start()
       fetcher.start()
       this.log.info({ nodeId: nodeId.toString('hex'), dht: dht.address(), nodes: dht.nodeCount() }, 'harvester started')
@@ -194,7 +209,8 @@ export class HarvesterNode {
       mode,
       // A leech serves nothing: every bb_meta request gets "none".
       source: { rawInfo: (ih) => mode === 'leech' ? null : this.store?.rawInfo(ih) ?? null },
-      held: () => this.store?.heldInfohashes() ?? [],
+      // What we harvested; imported and catalog records are found by bb_search, not gossip.
+      held: () => this.store?.sharedInfohashes() ?? [],
       onLearn: (ihs, source) => this.triage?.addMany(ihs, source),
       ownerWaitMs: this.opts.ownerWaitMs,
       joinGraceMs: this.opts.joinGraceMs,
@@ -205,7 +221,7 @@ export class HarvesterNode {
       peerId: makePeerId(),
       host: c.host,
       port: c.peerPort,
-      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories(), utPex({ source: membership })],
+      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories(), this.searchExtension(mode), utPex({ source: membership })],
       targets,
       logger: this.log.child({ component: 'membership' }),
     })
@@ -228,6 +244,46 @@ export class HarvesterNode {
     announcer.on('peer', (p) => membership.offer(p))
     announcer.start()
     this.log.info({ communities: keys.map((k) => k.id), peerPort: addr.port }, 'cooperative started')
+  }
+
+  private readonly searchHandles = new Set<BbSearchHandle>()
+
+  /** bb_search on a member link: we answer from our index (a leech answers nothing). */
+  private searchExtension (mode: string): ExtensionFactory {
+    return bbSearch({
+      ...(mode === 'leech' ? {} : { search: (req: SearchRequest) => this.searchLocal({ ...req, cursor: undefined }).hits }),
+      onOpen: (h) => this.searchHandles.add(h),
+      onClose: (h) => this.searchHandles.delete(h),
+    })
+  }
+
+  /** A search of our own index. */
+  searchLocal (req: SearchRequest): SearchPage {
+    if (this.store === null) throw new AbortedError('harvester is not running')
+    return this.store.searchPage(req)
+  }
+
+  /** What the HTTP API serves from this node. */
+  private apiBackend (): ApiBackend {
+    return {
+      search: (req) => this.searchLocal(req),
+      lookup: (hex) => this.lookupLocal(hex),
+      ...(this.membership !== null ? { networkSearch: async (req: SearchRequest, timeoutMs: number) => await this.networkSearch(req, timeoutMs) } : {}),
+      stats: () => this.stats(),
+      members: () => ({ members: this.memberList() }),
+    }
+  }
+
+  /** Torrents by a v1 or v2 infohash or a file's pieces root (hex). */
+  lookupLocal (hex: string): SearchHit[] {
+    if (this.store === null) throw new AbortedError('harvester is not running')
+    return this.store.lookup(hex)
+  }
+
+  /** A search of our index and every member's (bb_search), merged; members that do not answer within timeoutMs are reported. */
+  async networkSearch (req: SearchRequest, timeoutMs: number): Promise<NetworkSearchResult> {
+    const score = scorer(req.text)
+    return await networkSearch({ local: (r) => this.searchLocal(r).hits, members: () => [...this.searchHandles], score }, req, timeoutMs)
   }
 
   private regionKey = ''
@@ -311,6 +367,7 @@ export class HarvesterNode {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.api?.close()
     this.status?.close()
     if (this.regionTimer !== null) clearInterval(this.regionTimer)
     await this.announcer?.close()

@@ -12,13 +12,16 @@ import { Counters } from './counters.js'
 import { FetchQueue, type QueueOptions } from './fetch-queue.js'
 import { TorrentStore, type AddResult, type StoredTorrent } from './torrents.js'
 import { SeenLog, type NoteSeenResult } from './seen.js'
-import { Search, type SearchHit, type SearchOptions } from './search.js'
+import { Search, type SearchOptions, type SearchTuning } from './search.js'
+import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js'
 import { Samples } from './samples.js'
 import { readStats, type StoreStats } from './stats.js'
 import { exportJsonl, importJsonl, type ImportOptions, type ImportResult } from './jsonl.js'
 
 export interface StoreOptions extends OpenOptions {
   queue?: Partial<QueueOptions>
+  /** Search bounds (candidates ranked, matches a filtered page scans); defaults in src/store/search.ts. */
+  search?: SearchTuning
   logger?: Logger
 }
 
@@ -40,7 +43,7 @@ export class Store {
     this.torrents = new TorrentStore(db, this.counters)
     this.seen = new SeenLog(db, this.counters, this.queue)
     this.samples = new Samples(db, this.counters)
-    this.#search = new Search(db)
+    this.#search = new Search(db, opts.search)
     this.recoveredLeases = db.readonly ? 0 : this.queue.recover()
     const log = opts.logger ?? silentLogger
     if (this.recoveredLeases > 0) log.info({ path: db.path, leases: this.recoveredLeases }, 'store: returned leases of a previous run to the fetch queue')
@@ -56,6 +59,11 @@ export class Store {
 
   noteSeen (ihs: readonly Uint8Array[], source: string, now: number): NoteSeenResult { return this.seen.noteSeen(ihs, source, now) }
 
+  /** One page of hits for a request: words, filters, order, cursor (docs/store.md, "Search"). */
+  searchPage (req: SearchRequest): SearchPage { return this.#search.searchPage(req) }
+  /** The torrents a hex key names: a v1 or v2 infohash (40/64 digits) or a file's pieces root (64). */
+  lookup (hex: string): SearchHit[] { return this.#search.lookup(hex) }
+  /** Newest first with offset paging: the older API, kept for its callers. */
   search (text: string, opts?: SearchOptions): SearchHit[] { return this.#search.search(text, opts) }
   stats (): StoreStats { return readStats(this.db, this.counters) }
   randomInfohashes (n: number, random?: () => number): Buffer[] { return this.samples.randomInfohashes(n, random) }
@@ -83,6 +91,7 @@ export { SCHEMA_VERSION, MIGRATIONS } from './migrations.js'
 export { QUEUE_DEFAULTS, type QueueOptions, type QueueEntry, type FailOutcome } from './fetch-queue.js'
 export type { AddResult, StoredTorrent } from './torrents.js'
 export type { NoteSeenResult } from './seen.js'
-export type { SearchHit, SearchOptions } from './search.js'
+export type { SearchOptions, SearchTuning } from './search.js'
+export type { SearchHit, SearchPage, SearchRequest } from '../search/types.js'
 export type { StoreStats } from './stats.js'
 export type { ImportOptions, ImportResult, JsonlLine } from './jsonl.js'

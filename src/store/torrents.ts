@@ -13,6 +13,7 @@ import type { TorrentFile, TorrentInfo, TorrentRecord, TorrentVersion } from '..
 import { asBuffer, sqlite, type StoreDb } from './database.js'
 import type { Counters, CounterDeltas } from './counters.js'
 import { QueueState } from './fetch-queue.js'
+import { extOf } from '../search/request.js'
 
 export interface AddResult {
   inserted: number
@@ -82,6 +83,7 @@ export class TorrentStore {
     if (records.length === 0) return { inserted: 0, duplicates: 0 }
     const insT = this.#db.prepare(INSERT_TORRENT)
     const insF = this.#db.prepare('INSERT INTO files (torrent_id, idx, path, size, pieces_root) VALUES (?, ?, ?, ?, ?)')
+    const insE = this.#db.prepare('INSERT INTO torrent_exts (ext, torrent_id) VALUES (?, ?) ON CONFLICT DO NOTHING')
     // Two per-batch statements instead of per-row calls: the rows inserted by this batch are
     // exactly those with id >= the first id it got (one writer, and it holds the write lock),
     // so SQLite indexes their names and clears their hashes from the queue in one pass each,
@@ -107,10 +109,19 @@ export class TorrentStore {
         if (res.changes === 0) continue
         const id = Number(res.lastInsertRowid)
         if (first < 0) first = id
+        let ext: string | null = null
+        let exts: Set<string> | null = null
         for (let i = 0; i < info.files.length; i++) {
           const f = info.files[i]
           insF.run(id, i, f.path, f.size, f.piecesRoot === undefined ? null : asBuffer(f.piecesRoot))
+          // The distinct extensions of the torrent's files, for the search filter.
+          const e = extOf(f.path)
+          if (e === null || e === ext) continue
+          if (ext === null) ext = e
+          else (exts ??= new Set([ext])).add(e)
         }
+        if (exts !== null) for (const e of exts) insE.run(e, id)
+        else if (ext !== null) insE.run(ext, id)
         inserted++
         if (info.version === 'v1') deltas.torrents_v1!++
         else if (info.version === 'v2') deltas.torrents_v2!++

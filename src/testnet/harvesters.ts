@@ -13,7 +13,7 @@ export interface HarvesterSet {
   close: () => Promise<void>
 }
 
-export async function startHarvesters (tn: Testnet, count: number, opts: { community?: string, ownerWaitMs?: number, steerRegions?: boolean, contribution?: (i: number) => string } = {}): Promise<HarvesterSet> {
+export async function startHarvesters (tn: Testnet, count: number, opts: { community?: string, ownerWaitMs?: number, steerRegions?: boolean, contribution?: (i: number) => string, prepare?: (dataDir: string, i: number) => void, host?: (i: number) => string, flags?: Record<string, string> } = {}): Promise<HarvesterSet> {
   const dirs: string[] = []
   const nodes: HarvesterNode[] = []
   const close = async (): Promise<void> => {
@@ -24,7 +24,10 @@ export async function startHarvesters (tn: Testnet, count: number, opts: { commu
     for (let i = 0; i < count; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'bbmesh-harvester-'))
       dirs.push(dir)
-      const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
+      // E.g. records imported before the node starts (tests of bb_search).
+      opts.prepare?.(dir, i)
+      const flags: Record<string, string> = { dataDir: dir, bootstrap: '', host: opts.host?.(i) ?? '127.0.0.1', dhtPort: '0', peerPort: '0', perIpRate: '50', minRevisit: '0', logLevel: 'silent' }
+      Object.assign(flags, opts.flags)
       if (opts.community !== undefined) flags.community = opts.community
       if (opts.contribution !== undefined) flags.contribution = opts.contribution(i)
       const { config, sources } = loadConfig(flags, {})

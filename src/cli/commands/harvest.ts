@@ -9,7 +9,7 @@ import { Progress } from '../progress.js'
 import { waitForStop } from '../signals.js'
 import { createLogger } from '../../core/logger.js'
 
-export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'progress', 'logLevel', 'config']
+export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'contribution', 'apiHost', 'apiPort', 'progress', 'logLevel', 'config']
 
 export function statusLine (s: HarvestStats): string {
   return `nodes ${s.nodes} | sampled ${s.sampler_nodes} | samples ${s.samples} (${s.samples_per_s}/s) | seen ${s.infohashes_seen} | queue ${s.queue} | fetching ${s.fetching} | fetched ${s.fetched} (${s.fetch_rate}/s) | failed ${s.failed} | indexed ${s.torrents}${s.members > 0 ? ` | members ${s.members}` : ''}`

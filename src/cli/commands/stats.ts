@@ -6,6 +6,30 @@ import { loadConfig } from '../../config/load.js'
 import { openForReading } from '../store-access.js'
 import { formatBytes } from '../output.js'
 import { readStatus } from '../../node/status-file.js'
+import type { Store, StoreStats } from '../../store/index.js'
+
+/**
+ * What `bbmesh stats --json` prints (and GET /api/stats of `bbmesh serve` answers): the index's
+ * counts, and the live counters of a harvester running on the data directory, if one runs.
+ */
+export function statsReport (store: Store, dataDir: string): StoreStats & { running: boolean, members: number, fetched_from_swarm: number, fetched_from_members: number, owner_timeouts: number, samples_forwarded: number, samples_received: number, pushed: number, extensions: unknown } {
+  const s = store.stats()
+  const st = readStatus(dataDir)
+  const live = st === null ? null : st.stats as Record<string, number>
+  const coop = live === null
+    ? { members: 0, fetched_from_swarm: 0, fetched_from_members: 0, owner_timeouts: 0, samples_forwarded: 0, samples_received: 0, pushed: 0, extensions: {} }
+    : {
+        members: live.members,
+        fetched_from_swarm: live.fetched_from_swarm,
+        fetched_from_members: live.fetched_from_members,
+        owner_timeouts: live.owner_timeouts ?? 0,
+        samples_forwarded: live.samples_forwarded ?? 0,
+        samples_received: live.samples_received ?? 0,
+        pushed: live.pushed ?? 0,
+        extensions: st?.extensions ?? {},
+      }
+  return { ...s, running: st !== null, ...coop }
+}
 
 export const statsCommand: Command = {
   name: 'stats',
@@ -24,29 +48,14 @@ ${configHelp(['dataDir'])}`,
     const { config } = loadConfig(p.configFlags)
     const store = openForReading(config.dataDir)
     try {
-      const s = store.stats()
-      // Live counters of a harvester running on this data directory, if one runs.
-      const st = readStatus(config.dataDir)
-      const live = st === null ? null : st.stats as Record<string, number>
-      const coop = live === null
-        ? { members: 0, fetched_from_swarm: 0, fetched_from_members: 0, owner_timeouts: 0, samples_forwarded: 0, samples_received: 0, pushed: 0, extensions: {} }
-        : {
-            members: live.members,
-            fetched_from_swarm: live.fetched_from_swarm,
-            fetched_from_members: live.fetched_from_members,
-            owner_timeouts: live.owner_timeouts ?? 0,
-            samples_forwarded: live.samples_forwarded ?? 0,
-            samples_received: live.samples_received ?? 0,
-            pushed: live.pushed ?? 0,
-            extensions: st?.extensions ?? {},
-          }
-      if (p.values.json === true) { out.out(JSON.stringify({ ...s, running: st !== null, ...coop })); return 0 }
+      const s = statsReport(store, config.dataDir)
+      if (p.values.json === true) { out.out(JSON.stringify(s)); return 0 }
       out.out([
         `torrents          ${s.torrents} (v1 ${s.by_version.v1}, v2 ${s.by_version.v2}, hybrid ${s.by_version.hybrid})`,
         `infohashes seen   ${s.infohashes_seen}`,
         `fetch queue       ${s.queue} (${s.queue_leased} being fetched, ${s.queue_failed} given up)`,
         `database          ${formatBytes(s.db_bytes)}`,
-        ...(st === null ? ['harvester         not running'] : [`members           ${coop.members} (fetched from swarm ${coop.fetched_from_swarm}, from members ${coop.fetched_from_members})`]),
+        ...(!s.running ? ['harvester         not running'] : [`members           ${s.members} (fetched from swarm ${s.fetched_from_swarm}, from members ${s.fetched_from_members})`]),
       ].join('\n'))
       return 0
     } finally {

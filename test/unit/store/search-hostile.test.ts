@@ -1,9 +1,10 @@
-// Hostile search input: each class either finds ordinary words or is a UsageError; no
-// SQLite error ever leaves search().
+// Hostile search input through the older search(text, opts): each class either finds
+// ordinary words or is a UsageError; no SQLite error ever leaves search(). The same parser
+// serves searchPage (test/unit/search/query.test.ts, test/unit/store/search-page.test.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { openStore, type Store } from '../../../src/store/index.js'
-import { matchExpression } from '../../../src/store/search.js'
+import { matchExpression, parseQuery } from '../../../src/search/query.js'
 import { UsageError } from '../../../src/core/errors.js'
 import { LIMITS } from '../../../src/core/limits.js'
 import { torrent, tempStore } from './fixtures.js'
@@ -26,7 +27,8 @@ const cases: Array<[string, string, string[]]> = [
   ['OR is a word, not a disjunction', 'ubuntu OR debian', []],
   ['NOT is a word, not a negation', 'not and', ['not or and']],
   ['NEAR() group syntax', 'NEAR(ubuntu desktop, 2)', []],
-  ['star prefix syntax', 'ubun*', []],
+  ['a trailing star is a prefix (3+ letters)', 'ubun*', ['ubuntu desktop amd64']],
+  ['a star inside a word separates', 'ubun*tu', []],
   ['caret initial-token syntax', '^ubuntu', ['ubuntu desktop amd64']],
   ['double quotes', '"ubuntu" "desktop', ['ubuntu desktop amd64']],
   ['unbalanced quote alone', 'ubuntu"', ['ubuntu desktop amd64']],
@@ -35,7 +37,8 @@ const cases: Array<[string, string, string[]]> = [
   ['column filter name:', 'name:ubuntu', []],
   ['column filter {name}:', '{name} : debian', []],
   ['column filter on a real word', 'name: column', ['name column test']],
-  ['plus and minus', '+ubuntu -desktop', ['ubuntu desktop amd64']],
+  ['plus is text, a leading minus excludes', '+ubuntu -desktop', []],
+  ['minus inside a word separates', 'ubuntu-desktop', ['ubuntu desktop amd64']],
   ['control bytes and NUL', 'ubuntu\u0000\u0001\u001f\u007fdesktop', ['ubuntu desktop amd64']],
   ['lone surrogates', 'ubuntu \ud800 \udfff', ['ubuntu desktop amd64']],
   ['SQL injection text', "ubuntu'); DROP TABLE torrents; --", []],
@@ -51,6 +54,7 @@ test('hostile: empty and punctuation-only queries are a UsageError', () => {
   usage('', /no words/)
   usage('   \t\n', /no words/)
   usage('"" () * ^ : - + AND'.replace('AND', '""'), /no words/)
+  usage('-ubuntu', /only excludes/)
   usage('\u0000\u0001', /no words/)
   usage('\u0301\u0301', /no words/)
 })
@@ -74,10 +78,12 @@ test('hostile: not a string, bad limit or offset are UsageErrors', () => {
   for (const offset of [-1, 0.5, 1e9]) assert.throws(() => store.search('ubuntu', { offset }), UsageError)
 })
 
-test('the MATCH expression is only quoted words', () => {
-  assert.equal(matchExpression('NEAR("a" b)* name:c'), '"NEAR" AND "a" AND "b" AND "name" AND "c"')
-  assert.equal(matchExpression('ubun', { prefix: true }), '"ubun"*')
-  assert.equal(matchExpression('ub', { prefix: true }), '"ub"')
+test('the MATCH expression is only quoted words, AND and NOT', () => {
+  const m = (q: string, prefixLast = false): string => matchExpression(parseQuery(q, { prefixLast }))
+  assert.equal(m('NEAR("a" b)* name:c'), '"NEAR" AND "a" AND "b" AND "name c"')
+  assert.equal(m('ubun', true), '"ubun"*')
+  assert.equal(m('ub', true), '"ub"')
+  assert.equal(m('a -b'), '("a") NOT "b"')
 })
 
 test('random bytes never raise anything but a UsageError', () => {
