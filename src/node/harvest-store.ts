@@ -61,14 +61,10 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     holds: (ih) => store.getTorrent(ih) !== null,
     sharedInfohashes: function * () {
       for (let after = 0; ;) {
-        const page = store.pageTorrents(after, 1000)
-        if (page.length === 0) return
-        for (const t of page) {
-          if (t.source === 'import' || t.source.startsWith('catalog')) continue
-          if (t.info.infohashV1 !== undefined) yield t.info.infohashV1
-          if (t.info.infohashV2 !== undefined) yield t.info.infohashV2.subarray(0, 20)
-        }
-        after = page[page.length - 1].id
+        const page = store.pageSharedKeys(after, 5000)
+        if (page.lastId === null) return
+        yield * page.keys
+        after = page.lastId
       }
     },
     sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),

@@ -55,6 +55,7 @@ export class Store {
   hasTorrent (ih20: Uint8Array): boolean { return this.torrents.hasTorrent(ih20) }
   getTorrent (ih: Uint8Array): StoredTorrent | null { return this.torrents.getTorrent(ih) }
   pageTorrents (afterId: number, limit: number): StoredTorrent[] { return this.torrents.page(afterId, limit) }
+  pageSharedKeys (afterId: number, limit: number): { keys: Buffer[], lastId: number | null } { return this.torrents.pageSharedKeys(afterId, limit) }
   count (): number { return this.torrents.count() }
 
   noteSeen (ihs: readonly Uint8Array[], source: string, now: number): NoteSeenResult { return this.seen.noteSeen(ihs, source, now) }

@@ -182,6 +182,25 @@ export class TorrentStore {
    * Rows with id > afterId in id order, files included: the export's pages. Paging by id
    * keeps each read short, so a long export never holds a snapshot (and the WAL) open.
    */
+  /**
+   * The 20-byte keys (v1, truncated v2) of up to `limit` torrents after `afterId`, leaving out
+   * imported and catalog records (those are not gossiped between members), without reading
+   * the info dicts. `lastId` is where the next page starts (null at the end).
+   */
+  pageSharedKeys (afterId: number, limit: number): { keys: Buffer[], lastId: number | null } {
+    return this.#db.read('reading torrent keys', () => {
+      const rows = this.#db.prepare(`SELECT id, ih_v1, ih_v2_20, source FROM torrents WHERE id > CAST(? AS INTEGER) ORDER BY id LIMIT CAST(? AS INTEGER)`)
+        .all(afterId, limit) as Array<{ id: number, ih_v1: Buffer | null, ih_v2_20: Buffer | null, source: string }>
+      const keys: Buffer[] = []
+      for (const r of rows) {
+        if (r.source === 'import' || r.source.startsWith('catalog')) continue
+        if (r.ih_v1 !== null) keys.push(r.ih_v1)
+        if (r.ih_v2_20 !== null) keys.push(r.ih_v2_20)
+      }
+      return { keys, lastId: rows.length === 0 ? null : rows[rows.length - 1].id }
+    })
+  }
+
   page (afterId: number, limit: number): StoredTorrent[] {
     return this.#db.read('reading torrents', () => {
       const rows = this.#db.prepare(`SELECT ${SELECT_COLUMNS} FROM torrents WHERE id > ? ORDER BY id LIMIT ?`)
