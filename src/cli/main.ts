@@ -15,8 +15,11 @@ import { configCommand } from './commands/config.js'
 import { membersCommand } from './commands/members.js'
 import { communityCommand } from './commands/community.js'
 import { serveCommand } from './commands/serve.js'
+import { makeTorrentCommand } from './commands/make-torrent.js'
+import { keygenCommand } from './commands/keygen.js'
+import { keyCommand } from './commands/key.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand]
 
 export const VERSION = '0.1.0'
 

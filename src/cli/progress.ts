@@ -7,6 +7,8 @@ export interface ProgressOptions {
   intervalMs?: number
   /** JSON lines are written at most this often. */
   jsonIntervalMs?: number
+  /** Where the live line is drawn (default stdout; JSON lines always go to out.out). */
+  ttyStream?: { write: (s: string) => unknown }
 }
 
 export class Progress<T extends object> {
@@ -19,6 +21,10 @@ export class Progress<T extends object> {
     this.tty = opts.mode === 'tty' || (opts.mode === 'auto' && out.isTTY)
   }
 
+  private ttyOut (): { write: (s: string) => unknown } {
+    return this.opts.ttyStream ?? process.stdout
+  }
+
   start (): void {
     if (this.opts.mode === 'off' || this.timer !== null) return
     this.timer = setInterval(() => this.render(false), this.opts.intervalMs ?? 1000)
@@ -27,7 +33,7 @@ export class Progress<T extends object> {
   render (final: boolean): void {
     const s = this.sample()
     if (this.tty) {
-      process.stdout.write(`\r\x1b[K${this.line(s)}${final ? '\n' : ''}`)
+      this.ttyOut().write(`\r\x1b[K${this.line(s)}${final ? '\n' : ''}`)
       this.drawn = !final
     } else {
       const now = Date.now()
@@ -41,6 +47,6 @@ export class Progress<T extends object> {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     if (this.opts.mode !== 'off') this.render(true)
-    else if (this.drawn) process.stdout.write('\n')
+    else if (this.drawn) this.ttyOut().write('\n')
   }
 }

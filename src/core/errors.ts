@@ -83,6 +83,20 @@ export class NetworkError extends BbmeshError {
   }
 }
 
+/** Why a publisher key could not be saved or loaded (identity/publisher-key.ts). */
+export type KeyErrorReason =
+  | 'missing' | 'exists' | 'io' | 'permissions' | 'too-large' | 'corrupt' | 'version'
+  | 'passphrase-required' | 'passphrase-wrong' | 'passphrase-invalid' | 'mismatch'
+
+/** A key file that is missing, unsafe, damaged, or locked by a passphrase. Never holds key material. */
+export class KeyError extends BbmeshError {
+  readonly reason: KeyErrorReason
+  constructor (reason: KeyErrorReason, message: string, options?: { cause?: unknown }) {
+    super('ERR_KEY', message, options)
+    this.reason = reason
+  }
+}
+
 /** True for errors a remote or the environment can cause; false means a bug to rethrow. */
 export function isExpected (err: unknown): err is BbmeshError {
   return err instanceof BbmeshError

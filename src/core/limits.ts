@@ -82,6 +82,11 @@ export const LIMITS = Object.freeze({
   torrentFileMax: 64 * 1024 * 1024,
   /** One JSON line in an import. */
   jsonLineMax: 64 * 1024 * 1024,
+  /** The publisher key file (about 500 bytes when encrypted); anything larger is not ours and is not read. */
+  publisherKeyFileMax: 64 * 1024,
+  /** A passphrase, in UTF-8 bytes, and a --passphrase-file read for it. */
+  passphraseMax: 1024,
+  passphraseFileMax: 64 * 1024,
 })
 
 export type Limits = typeof LIMITS

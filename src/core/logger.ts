@@ -5,7 +5,7 @@ import { pino, destination, type Logger as PinoLogger } from 'pino'
 
 export type Logger = PinoLogger
 
-export const REDACT_PATHS = ['community', 'communityKey', 'communityKeys', 'secret', 'privateKey', 'seed', 'passphrase', '*.community', '*.communityKey', '*.secret', '*.privateKey', '*.passphrase']
+export const REDACT_PATHS = ['community', 'communityKey', 'communityKeys', 'secret', 'privateKey', 'seed', 'passphrase', '*.community', '*.communityKey', '*.secret', '*.privateKey', '*.seed', '*.passphrase']
 
 export function createLogger (opts: { level?: string, name?: string } = {}): Logger {
   return pino({

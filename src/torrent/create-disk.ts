@@ -39,31 +39,47 @@ export async function walkDisk (root: string, signal?: AbortSignal): Promise<Dis
   if (st.isFile()) return { name, files: [{ path: [], fullPath: abs, size: st.size, executable: await isExecutable(abs) }] }
   if (!st.isDirectory()) throw new UsageError(`create: ${root} is neither a file nor a directory`)
   const files: DiskFile[] = []
-  await walkDir(abs, [], files, signal)
+  await walkDir(abs, [], files, new Map([[dirKey(await stat(abs, { bigint: true })), abs]]), signal)
   return { name, files }
 }
 
-async function walkDir (dir: string, rel: string[], out: DiskFile[], signal?: AbortSignal): Promise<void> {
+/** A directory's identity (device and inode), to notice a symlink that leads back to an ancestor. */
+function dirKey (st: { dev: bigint, ino: bigint }): string {
+  return `${st.dev}:${st.ino}`
+}
+
+async function walkDir (dir: string, rel: string[], out: DiskFile[], ancestors: Map<string, string>, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted === true) throw new AbortedError('create: aborted')
-  // The depth cap also stops a symlink that points at its own ancestor.
   if (rel.length >= LIMITS.torrentMaxPathDepth) throw new LimitError(`create: ${dir} is nested deeper than ${LIMITS.torrentMaxPathDepth}`)
-  const d = await opendir(dir) // readdir order, unsorted, like libtorrent (Node's readdir() would sort)
+  let d
+  try {
+    d = await opendir(dir) // readdir order, unsorted, like libtorrent (Node's readdir() would sort)
+  } catch (e) {
+    throw new UsageError(`create: cannot read folder ${dir}: ${errorMessage(e)}`, { cause: e })
+  }
   for await (const ent of d) {
     const full = join(dir, ent.name)
     const path = [...rel, ent.name]
     let st
     try {
-      st = await stat(full)
+      st = await stat(full, { bigint: true })
     } catch (e) {
       const code = errCode(e)
-      if (code === 'ENOENT' || code === 'ELOOP') continue // broken or looping symlink: libtorrent skips it
+      if (code === 'ENOENT' || code === 'ELOOP') continue // broken or self-looping symlink: libtorrent skips it
       throw new UsageError(`create: cannot read ${full}: ${errorMessage(e)}`, { cause: e })
     }
     if (st.isDirectory()) {
-      await walkDir(full, path, out, signal)
+      // A symlink to one of its own ancestors would make the walk endless (libtorrent would
+      // recurse until the path is too long): refuse it by name.
+      const k = dirKey(st)
+      const loop = ancestors.get(k)
+      if (loop !== undefined) throw new UsageError(`create: symlink loop: ${full} leads back to ${loop}`)
+      ancestors.set(k, full)
+      await walkDir(full, path, out, ancestors, signal)
+      ancestors.delete(k)
     } else if (st.isFile()) {
       if (out.length >= LIMITS.torrentMaxFiles) throw new LimitError(`create: more than ${LIMITS.torrentMaxFiles} files`)
-      out.push({ path, fullPath: full, size: st.size, executable: await isExecutable(full) })
+      out.push({ path, fullPath: full, size: Number(st.size), executable: await isExecutable(full) })
     } else {
       throw new UsageError(`create: ${full} is not a regular file`)
     }

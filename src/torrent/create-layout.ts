@@ -100,7 +100,7 @@ export function planTorrent<T extends SourceFile> (name: string, files: T[], opt
   const single = files.length === 1 && files[0].path.length === 0
   let total = 0
   for (const f of files) {
-    if (!single) checkPath(f.path, 'create: file')
+    if (!single) checkPath(f.path, `create: file ${JSON.stringify(f.path.join('/'))}`)
     if (mode !== 'v1' && f.path.length > CREATE_MAX_TREE_DEPTH) {
       throw new LimitError(`create: v2 path ${f.path.join('/')} has ${f.path.length} components, cap ${CREATE_MAX_TREE_DEPTH}`)
     }

@@ -47,6 +47,13 @@ export interface CreateOptions {
   fileOrder?: FileOrder
   /** Aborts reading from disk. */
   signal?: AbortSignal
+  /** The torrent's name; default: the file or folder's base name (from disk) or input.name. */
+  name?: string
+  /**
+   * Called after every chunk read from disk with the bytes hashed so far and the total (file
+   * bytes, pad files excluded); once with hashed 0 before the first read. Disk input only.
+   */
+  onProgress?: (hashed: number, total: number) => void
 }
 
 interface MemSource extends SourceFile { data: Uint8Array }
@@ -62,7 +69,7 @@ export function createTorrentFromMemory (input: MemoryInput, opts: CreateOptions
     }
     return { path: f.path, size: f.data.length, executable: f.executable === true, data: f.data }
   })
-  const plan = planTorrent(input.name, files, opts)
+  const plan = planTorrent(opts.name ?? input.name, files, opts)
   const hasher = new TorrentHasher(plan.mode, plan.pieceLength)
   const hashes = new Map<MemSource, FileHashes>()
   for (const e of plan.layout) {
@@ -79,14 +86,24 @@ export async function createTorrent (input: string | MemoryInput, opts: CreateOp
   if (typeof input !== 'string') return createTorrentFromMemory(input, opts)
   const signal = opts.signal
   const disk = await walkDisk(input, signal)
-  const plan = planTorrent(disk.name, disk.files, opts)
+  if (disk.files.length === 0) throw new UsageError(`create: ${input} holds no files`)
+  const plan = planTorrent(opts.name ?? disk.name, disk.files, opts)
   const hasher = new TorrentHasher(plan.mode, plan.pieceLength)
   const hashes = new Map<DiskFile, FileHashes>()
+  const total = plan.files.reduce((s, f) => s + f.size, 0)
+  let hashed = 0
+  opts.onProgress?.(0, total)
   for (const e of plan.layout) {
     if (signal?.aborted === true) throw new AbortedError('create: aborted')
     if (e.pad !== undefined) { hasher.pad(e.pad); continue }
     hasher.beginFile()
-    if (e.file.size > 0) for await (const chunk of readDiskFile(e.file, signal)) hasher.update(chunk)
+    if (e.file.size > 0) {
+      for await (const chunk of readDiskFile(e.file, signal)) {
+        hasher.update(chunk)
+        hashed += chunk.length
+        opts.onProgress?.(hashed, total)
+      }
+    }
     hashes.set(e.file, hasher.endFile())
   }
   return finish(plan, hashes, hasher, opts)

@@ -99,6 +99,10 @@ export interface EncodeTorrentOptions {
   announce?: string[]
   /** Unix seconds; left out unless given, so the same input gives the same bytes. */
   creationDate?: number
+  /** BEP-3 `comment` (outside info: it does not change the infohash). */
+  comment?: string
+  /** `created by` (outside info). */
+  createdBy?: string
 }
 
 /**
@@ -113,6 +117,8 @@ export function encodeTorrentFile (rawInfo: Uint8Array, opts: EncodeTorrentOptio
   if (announce.length > 0) outer.announce = announce[0]
   if (announce.length > 1) outer['announce-list'] = announce.map((u) => [u])
   if (opts.creationDate !== undefined) outer['creation date'] = opts.creationDate
+  if (opts.comment !== undefined && opts.comment !== '') outer.comment = opts.comment
+  if (opts.createdBy !== undefined && opts.createdBy !== '') outer['created by'] = opts.createdBy
   if (opts.pieceLayers !== undefined && opts.pieceLayers.size > 0) {
     const layers: Record<string, Uint8Array> = Object.create(null)
     for (const [hex, layer] of opts.pieceLayers) {
@@ -122,7 +128,7 @@ export function encodeTorrentFile (rawInfo: Uint8Array, opts: EncodeTorrentOptio
     outer['piece layers'] = layers
   }
   // Encode everything but info, then splice info in at its sorted place: keys compare as
-  // raw bytes, and 'info' sorts after 'announce*' and 'creation date', before 'piece layers'.
+  // raw bytes, and 'info' sorts after 'announce*', 'comment' and 'creat*', before 'piece layers'.
   const keys = [...Object.keys(outer), 'info'].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   const parts: Uint8Array[] = [Buffer.from('d')]
   for (const k of keys) {
