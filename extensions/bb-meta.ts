@@ -8,7 +8,8 @@ import type { Extension, ExtensionFactory, ExtensionContext, RemoteInfo } from '
 import { decodeMetaMessage, encodeMetaMessage, pieceCount, MetaAssembler, BB_META_MAX_MESSAGE, BB_META_PIECE } from './bb-meta.codec.js'
 import { verifyInfohash } from '../src/torrent/info-verify.js'
 import { TokenBucket } from '../src/core/token-bucket.js'
-import { BbmeshError, HashMismatchError, LimitError, TimeoutError, AbortedError } from '../src/core/errors.js'
+import { BbmeshError, HashMismatchError } from '../src/core/errors.js'
+import { PendingRequests } from './pending-requests.js'
 
 export const BB_META = 'bb_meta'
 
@@ -42,16 +43,6 @@ export interface BbMetaOptions {
   timeoutMs?: number
 }
 
-interface Pending {
-  ih: Buffer
-  asm: MetaAssembler
-  requested: boolean
-  resolve: (r: { raw: Buffer, kind: 'v1' | 'v2' }) => void
-  reject: (e: Error) => void
-  timer: NodeJS.Timeout
-  detach: () => void
-}
-
 export function bbMeta (options: BbMetaOptions = {}): ExtensionFactory {
   return (ctx: ExtensionContext): Extension => new BbMeta(ctx, options)
 }
@@ -60,15 +51,14 @@ class BbMeta implements Extension {
   readonly name = BB_META
   readonly maxMessage = BB_META_MAX_MESSAGE
   readonly requiresAuth = true
-  private readonly pending = new Map<number, Pending>()
-  private nextId = 1
+  private readonly pending: PendingRequests<{ raw: Buffer, kind: 'v1' | 'v2' }, { ih: Buffer, asm: MetaAssembler, requested: boolean }>
   private readonly bucket: TokenBucket
   private handle: BbMetaHandle | null = null
-  private closed = false
   readonly counters = { served: 0, refused: 0, rateLimited: 0, unsolicited: 0 }
 
   constructor (private readonly ctx: ExtensionContext, private readonly o: BbMetaOptions) {
     this.bucket = new TokenBucket(o.serveRate ?? 400, o.serveBurst ?? 800)
+    this.pending = new PendingRequests('bb_meta', o.maxPending ?? 32)
   }
 
   onAuthenticated (): void {
@@ -91,9 +81,9 @@ class BbMeta implements Extension {
       this.ctx.send(encodeMetaMessage({ t: 'd', i: m.i, h: m.h, p: m.p, s: raw.length, data: raw.subarray(m.p * BB_META_PIECE, Math.min(raw.length, (m.p + 1) * BB_META_PIECE)) }))
       return
     }
-    const p = this.pending.get(m.i)
+    const p = this.pending.state(m.i)
     if (p === undefined || !p.ih.equals(m.h)) { this.counters.unsolicited++; return }
-    if (m.t === 'n') { this.finish(m.i, new NotHeldError(`member does not hold ${m.h.toString('hex')}`)); return }
+    if (m.t === 'n') { this.pending.finish(m.i, new NotHeldError(`member does not hold ${m.h.toString('hex')}`)); return }
     p.asm.add(m)
     if (!p.requested) {
       // The first piece told us the size: ask for the rest at once.
@@ -104,43 +94,27 @@ class BbMeta implements Extension {
     if (raw === null) return
     try {
       const kind = verifyInfohash(raw, p.ih)
-      this.finish(m.i, null, { raw, kind })
+      this.pending.finish(m.i, null, { raw, kind })
     } catch (err) {
       if (!(err instanceof HashMismatchError)) throw err
-      this.finish(m.i, err)
+      this.pending.finish(m.i, err)
       this.ctx.misbehaved('bb_meta: info dict does not hash to its infohash')
     }
   }
 
   private async fetch (ih: Buffer, opts: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<{ raw: Buffer, kind: 'v1' | 'v2' }> {
-    if (this.closed) throw new AbortedError('bb_meta link closed')
     if (ih.length !== 20) throw new RangeError('bb_meta: infohash must be 20 bytes')
-    if (this.pending.size >= (this.o.maxPending ?? 32)) throw new LimitError('bb_meta: too many fetches in flight on this link')
-    const id = this.nextId++
-    if (this.nextId > 0xffffffff) this.nextId = 1
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.finish(id, new TimeoutError('bb_meta fetch timed out')), opts.timeoutMs ?? this.o.timeoutMs ?? 10_000)
-      const onAbort = (): void => this.finish(id, new AbortedError('bb_meta fetch aborted'))
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
-      this.pending.set(id, { ih, asm: new MetaAssembler(), requested: false, resolve, reject, timer, detach: () => opts.signal?.removeEventListener('abort', onAbort) })
-      this.ctx.send(encodeMetaMessage({ t: 'q', i: id, h: ih, p: 0 }))
-    })
-  }
-
-  private finish (id: number, err: Error | null, ok?: { raw: Buffer, kind: 'v1' | 'v2' }): void {
-    const p = this.pending.get(id)
-    if (p === undefined) return
-    this.pending.delete(id)
-    clearTimeout(p.timer)
-    p.detach()
-    if (err !== null) p.reject(err); else p.resolve(ok as { raw: Buffer, kind: 'v1' | 'v2' })
+    return await this.pending.open(
+      { ih, asm: new MetaAssembler(), requested: false },
+      (id) => this.ctx.send(encodeMetaMessage({ t: 'q', i: id, h: ih, p: 0 })),
+      { timeoutMs: opts.timeoutMs ?? this.o.timeoutMs ?? 10_000, signal: opts.signal },
+    )
   }
 
   close (): void {
-    if (this.closed) return
-    this.closed = true
-    for (const id of [...this.pending.keys()]) this.finish(id, new AbortedError('bb_meta link closed'))
+    this.pending.close()
     if (this.handle !== null) this.o.onClose?.(this.handle)
+    this.handle = null
   }
 }
 

@@ -7,7 +7,8 @@ import type { Extension, ExtensionFactory, ExtensionContext, RemoteInfo } from '
 import { decodeSearchMessage, encodeSearchMessage, fitHits, BB_SEARCH_MAX_HITS, BB_SEARCH_MAX_MESSAGE, SEARCH_REFUSED, type WireHit } from './bb-search.codec.js'
 import type { SearchHit, SearchRequest } from '../src/search/types.js'
 import { TokenBucket } from '../src/core/token-bucket.js'
-import { BbmeshError, LimitError, TimeoutError, AbortedError, UsageError, errorMessage } from '../src/core/errors.js'
+import { BbmeshError, UsageError, errorMessage } from '../src/core/errors.js'
+import { PendingRequests } from './pending-requests.js'
 
 export const BB_SEARCH = 'bb_search'
 
@@ -36,14 +37,6 @@ export interface BbSearchOptions {
   now?: () => number
 }
 
-interface Pending {
-  resolve: (hits: WireHit[]) => void
-  reject: (e: Error) => void
-  timer: NodeJS.Timeout
-  detach: () => void
-  limit: number
-}
-
 export function bbSearch (options: BbSearchOptions = {}): ExtensionFactory {
   return (ctx: ExtensionContext): Extension => new BbSearch(ctx, options)
 }
@@ -58,15 +51,14 @@ class BbSearch implements Extension {
   readonly name = BB_SEARCH
   readonly maxMessage = BB_SEARCH_MAX_MESSAGE
   readonly requiresAuth = true
-  private readonly pending = new Map<number, Pending>()
-  private nextId = 1
+  private readonly pending: PendingRequests<WireHit[], { limit: number }>
   private readonly bucket: TokenBucket
   private handle: BbSearchHandle | null = null
-  private closed = false
   readonly counters = { answered: 0, refused: 0, rateLimited: 0, unsolicited: 0 }
 
   constructor (private readonly ctx: ExtensionContext, private readonly o: BbSearchOptions) {
     this.bucket = new TokenBucket(o.rate ?? 5, o.burst ?? 10, o.now)
+    this.pending = new PendingRequests('bb_search', o.maxPending ?? 8)
   }
 
   onAuthenticated (): void {
@@ -82,11 +74,11 @@ class BbSearch implements Extension {
   onMessage (payload: Buffer): void {
     const m = decodeSearchMessage(payload)
     if (m.t === 'q') { this.answer(m.i, { text: m.q, limit: m.l, ...(m.o !== undefined ? { order: m.o } : {}), ...(m.f !== undefined ? { filters: m.f } : {}) }); return }
-    const p = this.pending.get(m.i)
+    const p = this.pending.state(m.i)
     if (p === undefined) { this.counters.unsolicited++; return }
-    if (m.t === 'e') { this.finish(m.i, new SearchRefusedError(m.c, `member refused the query: ${m.m || `code ${m.c}`}`)); return }
+    if (m.t === 'e') { this.pending.finish(m.i, new SearchRefusedError(m.c, `member refused the query: ${m.m || `code ${m.c}`}`)); return }
     // More hits than asked for is a lie about the limit: keep what was asked.
-    this.finish(m.i, null, m.r.slice(0, p.limit))
+    this.pending.finish(m.i, null, m.r.slice(0, p.limit))
   }
 
   private refuse (i: number, c: number, msg: string): void {
@@ -111,36 +103,16 @@ class BbSearch implements Extension {
   }
 
   private async ask (req: SearchRequest, opts: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<WireHit[]> {
-    if (this.closed) throw new AbortedError('bb_search link closed')
-    if (this.pending.size >= (this.o.maxPending ?? 8)) throw new LimitError('bb_search: too many queries in flight on this link')
     const limit = Math.min(BB_SEARCH_MAX_HITS, Math.max(1, req.limit ?? 50))
-    // Encode first: a query over the wire caps is the caller's error, before anything is sent.
-    const id = this.nextId++
-    if (this.nextId > 0xffffffff) this.nextId = 1
-    const bytes = encodeSearchMessage({ t: 'q', i: id, q: req.text, l: limit, ...(req.order !== undefined ? { o: req.order } : {}), ...(req.filters !== undefined ? { f: req.filters } : {}) })
-    if (opts.signal?.aborted === true) throw new AbortedError('bb_search query aborted')
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.finish(id, new TimeoutError('bb_search: no answer before the deadline')), opts.timeoutMs ?? this.o.timeoutMs ?? 2000)
-      const onAbort = (): void => this.finish(id, new AbortedError('bb_search query aborted'))
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
-      this.pending.set(id, { resolve, reject, timer, limit, detach: () => opts.signal?.removeEventListener('abort', onAbort) })
-      this.ctx.send(bytes)
-    })
-  }
-
-  private finish (id: number, err: Error | null, hits?: WireHit[]): void {
-    const p = this.pending.get(id)
-    if (p === undefined) return
-    this.pending.delete(id)
-    clearTimeout(p.timer)
-    p.detach()
-    if (err !== null) p.reject(err); else p.resolve(hits as WireHit[])
+    // Encode first (id 0): a query over the wire caps is the caller's error, before anything is sent.
+    const query = (i: number): Buffer => encodeSearchMessage({ t: 'q', i, q: req.text, l: limit, ...(req.order !== undefined ? { o: req.order } : {}), ...(req.filters !== undefined ? { f: req.filters } : {}) })
+    query(0)
+    return await this.pending.open({ limit }, (id) => this.ctx.send(query(id)), { timeoutMs: opts.timeoutMs ?? this.o.timeoutMs ?? 2000, signal: opts.signal })
   }
 
   close (): void {
-    if (this.closed) return
-    this.closed = true
-    for (const id of [...this.pending.keys()]) this.finish(id, new AbortedError('bb_search link closed'))
+    this.pending.close()
     if (this.handle !== null) this.o.onClose?.(this.handle)
+    this.handle = null
   }
 }
