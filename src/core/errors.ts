@@ -105,3 +105,21 @@ export function isExpected (err: unknown): err is BbmeshError {
 export function errorMessage (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
+
+/** Why a BEP-46 pointer was refused or could not be read/written (src/library/pointer*.ts). */
+export type PointerErrorReason =
+  | 'signature' | 'target' | 'stale' | 'not-found' | 'store-corrupt' | 'store-io' | 'put-failed'
+
+/**
+ * A BEP-46 pointer (a BEP-44 mutable item) that is refused: a signature that does not verify,
+ * an item under another key or salt, a seq lower than one seen before (`stale`), none found, or
+ * the seq file damaged or unwritable. Caps (value over 1000 bytes, salt over 64) are LimitErrors,
+ * a malformed value a SchemaError.
+ */
+export class PointerError extends BbmeshError {
+  readonly reason: PointerErrorReason
+  constructor (reason: PointerErrorReason, message: string, options?: { cause?: unknown }) {
+    super('ERR_POINTER', message, options)
+    this.reason = reason
+  }
+}
