@@ -77,6 +77,8 @@ export interface HarvesterOptions {
   configSources?: LoadedConfig['sources']
   /** Longest wait for the owning member before fetching from the swarm (default 20 s). */
   ownerWaitMs?: number
+  /** Our publisher key, shown signed to members in bb_auth. */
+  publisher?: { publicKey: Buffer, sign: (message: Buffer) => Buffer }
   /** Serve the HTTP API (src/http) on config apiHost:apiPort and record it in api.json (default true). */
   api?: boolean
   /** Steer the sampler into the keyspace region the cooperative assigns us (default true). */
@@ -221,7 +223,7 @@ export class HarvesterNode {
       peerId: makePeerId(),
       host: c.host,
       port: c.peerPort,
-      factories: () => [bbAuth({ keys, communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories(), this.searchExtension(mode), utPex({ source: membership })],
+      factories: () => [bbAuth({ keys, ...(this.opts.publisher !== undefined ? { publisher: this.opts.publisher } : {}), communityOf: (ih) => targets(Date.now()).find((t) => t.infohash.equals(ih))?.communityId }), ...coop.factories(), this.searchExtension(mode), utPex({ source: membership })],
       targets,
       logger: this.log.child({ component: 'membership' }),
     })

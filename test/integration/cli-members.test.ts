@@ -22,6 +22,11 @@ test('harvest --community: members find each other; bbmesh members lists them', 
   const tn = spawnCli(['testnet', '--json', '--net', '73', '--nodes', '16', '--v1', '5', '--v2', '0', '--hybrid', '0'], { t })
   const ready = await tn.waitForJson('testnet ready', (o) => typeof o.bootstrap === 'string', 60_000)
   const dirs = [tempDir(t, 'm1'), tempDir(t, 'm2')]
+  // The second member has a publisher key: the first sees it, signed, through bb_auth.
+  const kg = await runCli(['keygen', '--data-dir', dirs[1], '--json'])
+  assert.equal(kg.code, 0, kg.stderr)
+  const publisherHex = (kg.json[0] as { public_key?: string, publicKey?: string }).public_key ?? (kg.json[0] as { publicKey?: string }).publicKey
+  assert.match(publisherHex ?? '', /^[0-9a-f]{64}$/)
   for (const d of dirs) {
     spawnCli(['harvest', '--data-dir', d, '--bootstrap', ready.bootstrap as string, '--host', '127.0.0.1', '--dht-port', '0', '--peer-port', '0',
       '--progress', 'json', '--per-ip-rate', '50', '--community', key.format()], { t })
@@ -33,6 +38,8 @@ test('harvest --community: members find each other; bbmesh members lists them', 
     }, 60_000, 500)
     assert.equal(rows[0].community, key.id)
     assert.equal(rows[0].host, '127.0.0.1')
+    if (d === dirs[0]) assert.equal(rows[0].publisher_key, publisherHex, 'the member\'s publisher key, from bb_auth')
+    else assert.equal(rows[0].publisher_key, undefined)
   }
   const stats = await poll('live coop counters in stats --json', async () => {
     const r = await runCli(['stats', '--data-dir', dirs[0], '--json'])
