@@ -13,7 +13,7 @@ import { encodeNodes, type NodeInfo, type PeerAddr } from '../src/core/compact.j
 import { LIMITS } from '../src/core/limits.js'
 import { NetworkError, TimeoutError, AbortedError } from '../src/core/errors.js'
 import { silentLogger, type Logger } from '../src/core/logger.js'
-import type { BDict } from '../src/core/bencode.js'
+import type { BDict, BValue } from '../src/core/bencode.js'
 
 export interface DhtNodeOptions {
   host?: string
@@ -30,7 +30,7 @@ export interface DhtNodeOptions {
   /** Parallel queries k-rpc runs before it queues. */
   concurrency?: number
   /** BEP-44 signature check (ed25519), if the node stores mutable items. */
-  verify?: (sig: Buffer, msg: Buffer, pubkey: Buffer) => boolean
+  verify?: VerifyFn
   logger?: Logger
 }
 
@@ -53,6 +53,19 @@ class HardenedDHT extends DHT {
 }
 
 export interface DhtQueryResult { r: BDict, from: PeerAddr }
+
+export type VerifyFn = (sig: Buffer, msg: Buffer, pubkey: Buffer) => boolean
+
+/** A BEP-44 mutable item as a get found it (signature checked by the VerifyFn given). */
+export interface DhtMutableItem { k: Buffer, sig: Buffer, seq: number, v: BValue, salt?: Buffer }
+
+/** k-rpc encodes with bencode 2, which takes only Buffers as strings: convert every Uint8Array. */
+function toBuffers (v: BValue): unknown {
+  if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length)
+  if (Array.isArray(v)) return v.map(toBuffers)
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toBuffers(x)]))
+  return v
+}
 
 export class DhtNode extends EventEmitter {
   readonly id: Buffer
@@ -194,6 +207,52 @@ export class DhtNode extends EventEmitter {
     const { dht } = this.requireStarted()
     return new Promise((resolve, reject) => {
       dht.announce(infohash, port, (err) => { if (err !== null && err !== undefined) reject(new NetworkError(`announce failed: ${err.message}`, { cause: err })); else resolve() })
+    })
+  }
+
+  /**
+   * BEP-44 mutable get (a get traversal toward target): the verified item of highest seq, or
+   * null. `verify` checks each answer's signature; answers under another key or salt are
+   * dropped by bittorrent-dht (SHA-1(k ‖ salt) must equal target). Our own store is not read.
+   */
+  getMutable (target: Buffer, opts: { salt?: Buffer, verify: VerifyFn }): Promise<DhtMutableItem | null> {
+    const { dht } = this.requireStarted()
+    return new Promise((resolve, reject) => {
+      const onClosing = (): void => reject(new AbortedError('DHT node closed during a get'))
+      this.once('closing', onClosing)
+      dht.get(target, { salt: opts.salt, verify: opts.verify, cache: false }, (err, res) => {
+        this.off('closing', onClosing)
+        if (err !== null && err !== undefined) { reject(new NetworkError(`get ${target.toString('hex')}: ${err.message}`, { cause: err })); return }
+        const r = res as { k?: unknown, sig?: unknown, seq?: unknown, v?: unknown } | null
+        if (r === null || r === undefined || !(r.k instanceof Uint8Array) || !(r.sig instanceof Uint8Array) || typeof r.seq !== 'number' || r.v === undefined) { resolve(null); return }
+        resolve({ k: Buffer.from(r.k), sig: Buffer.from(r.sig), seq: r.seq, v: r.v as BValue, ...(opts.salt !== undefined ? { salt: opts.salt } : {}) })
+      })
+    })
+  }
+
+  /**
+   * BEP-44 mutable put of a signed item to the nodes closest to its target (a get traversal
+   * first for their write tokens, unless one ran lately). `cas`: the seq we expect them to hold
+   * (BEP-44 compare-and-swap). Resolves with the number of nodes that accepted it.
+   */
+  putMutable (item: { k: Buffer, salt?: Buffer, seq: number, v: BValue, sig: Buffer, cas?: number }): Promise<number> {
+    const { dht } = this.requireStarted()
+    return new Promise((resolve, reject) => {
+      const onClosing = (): void => reject(new AbortedError('DHT node closed during a put'))
+      this.once('closing', onClosing)
+      const opts: Record<string, unknown> = { k: item.k, seq: item.seq, v: toBuffers(item.v), sig: item.sig }
+      if (item.salt !== undefined && item.salt.length > 0) opts.salt = item.salt
+      if (item.cas !== undefined) opts.cas = item.cas
+      try {
+        dht.put(opts, (err, _key, n) => {
+          this.off('closing', onClosing)
+          if (err !== null && err !== undefined) reject(new NetworkError(`put: ${err.message}`, { cause: err }))
+          else resolve(n ?? 0)
+        })
+      } catch (err) {
+        this.off('closing', onClosing)
+        reject(new NetworkError(`put: ${(err as Error).message}`, { cause: err }))
+      }
     })
   }
 

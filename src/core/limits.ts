@@ -87,6 +87,8 @@ export const LIMITS = Object.freeze({
   /** A passphrase, in UTF-8 bytes, and a --passphrase-file read for it. */
   passphraseMax: 1024,
   passphraseFileMax: 64 * 1024,
+  /** The pointer seq file (pointers.json; about 150 bytes per publisher key and salt). */
+  pointerStoreFileMax: 1024 * 1024,
 })
 
 export type Limits = typeof LIMITS

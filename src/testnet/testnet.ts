@@ -11,6 +11,7 @@ import type { TorrentInfo, TorrentVersion } from '../torrent/types.js'
 import type { PeerAddr } from '../core/compact.js'
 import { isLoopback } from '../core/compact.js'
 import { UsageError } from '../core/errors.js'
+import { ed25519Verify } from '../library/pointer.js'
 import { silentLogger, type Logger } from '../core/logger.js'
 
 export interface TestnetOptions {
@@ -86,7 +87,8 @@ export async function createTestnet (opts: TestnetOptions = {}): Promise<Testnet
     for (let i = 0; i < nNodes; i++) {
       const host = addressFor(net, i)
       if (!isLoopback(host)) throw new UsageError('testnet only binds loopback')
-      const n = new DhtNode({ host, port: opts.port ?? 0, bootstrap: i === 0 ? [] : [nodes[0].address()], guard: fast, logger: log })
+      // verify: the nodes store BEP-44 mutable items (the pointer, docs/library.md), like mainline nodes.
+      const n = new DhtNode({ host, port: opts.port ?? 0, bootstrap: i === 0 ? [] : [nodes[0].address()], guard: fast, logger: log, verify: ed25519Verify })
       await n.start({ bootstrapTimeoutMs: 5000 })
       const held = new ExpiringSet(100_000, 6 * 3600 * 1000)
       n.on('announce', (ih: Buffer) => held.add(ih))

@@ -240,7 +240,8 @@ test('setRegion steers the targets of a running sampler and which nodes it asks'
       assert.equal(a.target[0] & 0xf0, 0x90, 'target outside 9/4')
       assert.equal(a.node, 4, 'only node 4 (ID 9...) is in 9/4')
     }
-    assert.equal(s.snapshot().nodesInRegion, 1)
+    // Node 4, and any other test's harvester node whose random ID happens to start with 9.
+    assert.ok(s.snapshot().nodesInRegion >= 1)
   } finally {
     s.close()
   }
