@@ -1,6 +1,7 @@
-// `bbmesh demo`: the whole harvester against a loopback testnet in one process, for a new
-// user without a connection: starts the testnet, harvests it until every torrent is indexed,
-// shows a search, and exits 0.
+// `bbmesh demo`: the whole system against a loopback testnet in one process, for a new user
+// without a connection: starts the testnet and a small cooperative of harvesters (one fresh
+// community key), harvests until every member has every torrent, shows who fetched what from
+// the swarm and from members, a search across the cooperative, and exits 0.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,18 +17,23 @@ import { waitForStop } from '../signals.js'
 import { UsageError } from '../../core/errors.js'
 import { createLogger } from '../../core/logger.js'
 import { formatBytes } from '../output.js'
+import { generateCommunityKey } from '../../identity/community-key.js'
 
 const HELP = `Usage: bbmesh demo [options]
 
-Runs a loopback DHT (testnet) with seeders of v1, v2-only and hybrid torrents, and a
-harvester against it, in one process. Nothing leaves 127.0.0.0/8. Shows live progress until
-every torrent is indexed, then a search of the index.
+Runs a loopback DHT (testnet) with seeders of v1, v2-only and hybrid torrents, and harvesters
+against it that cooperate under one fresh community key, in one process. Nothing leaves
+127.0.0.0/8. Shows live progress (of the first member) until every member has every torrent,
+then what each fetched from the swarm and from members, what the seeders served, and a search
+across the cooperative (bb_search).
 
 Options:
+  --members <n>     harvesters (default 3; 1 harvests alone)
   --nodes <n>       DHT nodes of the testnet (default 32)
   --torrents <n>    torrents, split 60% v1, 20% v2-only, 20% hybrid (default 100)
   --timeout <s>     give up after this many seconds (default 180)
-  --data-dir <dir>  keep the index here (default: a temporary directory, removed at the end)
+  --data-dir <dir>  keep the first member's index here (default: temporary directories,
+                    removed at the end)
   --progress <m>    auto | tty | json | off (default auto)
   -h, --help`
 
@@ -36,68 +42,86 @@ export const demoCommand: Command = {
   summary: 'watch the whole system work on a loopback testnet (no connection needed)',
   help: () => HELP,
   async run (argv, out) {
-    const p = parse(argv, { nodes: { type: 'string' }, torrents: { type: 'string' }, timeout: { type: 'string' } }, ['dataDir', 'progress', 'logLevel', 'perIpRate'], false)
+    const p = parse(argv, { nodes: { type: 'string' }, torrents: { type: 'string' }, timeout: { type: 'string' }, members: { type: 'string' } }, ['dataDir', 'progress', 'logLevel', 'perIpRate'], false)
+    const members = Number(p.values.members ?? 3)
+    if (!Number.isInteger(members) || members < 1 || members > 16) throw new UsageError('--members must be an integer in 1..16')
     const nodes = Number(p.values.nodes ?? 32)
     const torrents = Number(p.values.torrents ?? 100)
     const timeout = Number(p.values.timeout ?? 180)
     if (!Number.isInteger(nodes) || nodes < 2 || nodes > 2000) throw new UsageError('--nodes must be an integer in 2..2000')
     if (!Number.isInteger(torrents) || torrents < 1 || torrents > 100_000) throw new UsageError('--torrents must be an integer in 1..100000')
     if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds')
-    const tmp = p.configFlags.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'bbmesh-demo-')) : null
+    const tmps: string[] = []
+    const temp = (): string => { const d = mkdtempSync(join(tmpdir(), 'bbmesh-demo-')); tmps.push(d); return d }
     const logLevel = (p.configFlags.logLevel as string | undefined) ?? 'warn'
-    const { config } = loadConfig({
+    const community = members > 1 ? generateCommunityKey().format() : undefined
+    const configs = Array.from({ length: members }, (_, i) => loadConfig({
       ...p.configFlags,
-      dataDir: p.configFlags.dataDir ?? tmp,
+      dataDir: i === 0 ? (p.configFlags.dataDir ?? temp()) : temp(),
       logLevel,
       bootstrap: '',
-      host: '127.0.0.1',
+      // One loopback address each: a member accepts at most 4 links from one address.
+      host: `127.0.0.${i + 1}`,
       dhtPort: '0',
+      peerPort: '0',
       minRevisit: '0',
       // The testnet's nodes are bbmesh nodes without libtorrent's 5 packets/s per-IP limit,
       // and a small DHT concentrates lookups on few addresses.
       perIpRate: p.configFlags.perIpRate ?? '50',
-    }, {})
-    const log = createLogger({ level: config.logLevel })
+      ...(community !== undefined ? { community } : {}),
+    }, {}).config)
+    const log = createLogger({ level: configs[0].logLevel })
     const stop = waitForStop()
     out.err(`demo: starting a loopback testnet of ${nodes} DHT nodes and ${torrents} torrents`)
     const v2 = Math.round(torrents * 0.2)
     const hybrid = Math.round(torrents * 0.2)
     const tn = await createTestnet({ nodes, v1: torrents - v2 - hybrid, v2, hybrid, net: 43, logger: log.child({ component: 'testnet' }), onProgress: (m) => out.err(m) })
-    const node = new HarvesterNode(config, { bootstrapPeers: tn.bootstrap }, log)
+    const harvesters = configs.map((c, i) => new HarvesterNode(c, { bootstrapPeers: tn.bootstrap }, log.child({ member: i })))
     let code = 0
     try {
-      await node.start()
-      out.err(`demo: harvester on ${node.dht?.address().host}:${node.dht?.address().port}, data in ${config.dataDir}`)
-      const progress = new Progress(out, () => node.stats(), statusLine, { mode: config.progress, jsonIntervalMs: 2000 })
+      for (const h of harvesters) await h.start()
+      const first = harvesters[0]
+      out.err(`demo: ${members === 1 ? 'one harvester' : `${members} harvesters cooperating under one fresh community key`}; the first on ${first.dht?.address().host}:${first.dht?.address().port}, data in ${configs[0].dataDir}`)
+      const progress = new Progress(out, () => first.stats(), statusLine, { mode: configs[0].progress, jsonIntervalMs: 2000 })
       progress.start()
       const started = Date.now()
       const done = new Promise<string>((resolve) => {
         const t = setInterval(() => {
-          const s = node.stats()
-          if (s.torrents >= tn.torrents.length) { clearInterval(t); resolve('complete') } else if (Date.now() - started > timeout * 1000) { clearInterval(t); resolve('timeout') }
+          if (harvesters.every((h) => h.stats().torrents >= tn.torrents.length)) { clearInterval(t); resolve('complete') } else if (Date.now() - started > timeout * 1000) { clearInterval(t); resolve('timeout') }
         }, 250)
         void stop.promise.then(() => { clearInterval(t); resolve('stopped') })
       })
       const why = await done
       progress.stop()
-      const s = node.stats()
       const secs = ((Date.now() - started) / 1000).toFixed(1)
       if (why === 'complete') {
-        out.out(`\ndemo: indexed all ${s.torrents} torrents in ${secs} s (${s.samples} samples, ${s.infohashes_seen} infohashes seen, ${s.failed} failed fetches)`)
+        const s = first.stats()
+        out.out(`\ndemo: ${members === 1 ? 'indexed' : 'every member indexed'} all ${s.torrents} torrents in ${secs} s`)
+        harvesters.forEach((h, i) => {
+          const m = h.stats()
+          out.out(`  member ${i}: ${m.torrents} torrents, ${m.fetched_from_swarm} fetched from the swarm, ${m.fetched_from_members} pulled from members, linked to ${m.members}`)
+        })
+        const served = tn.seeders.reduce((a, x) => a + x.counters.metadataServed, 0)
+        out.out(`  the seeders served ${served} metadata transfers for ${tn.torrents.length} torrents (${(served / tn.torrents.length).toFixed(2)} per torrent${members > 1 ? `; ${members} harvesters alone would have needed about ${members}` : ''})`)
         const word = tn.torrents[0].info.name.split(/[^\p{L}\p{N}]+/u).find((w) => w.length > 2) ?? tn.torrents[0].info.name
-        const hits = node.store?.search(word, 5) ?? []
-        out.out(`\nbbmesh search ${word}:`)
-        for (const h of hits) out.out(`  ${h.infohash}  ${formatBytes(h.size).padStart(10)}  ${String(h.files).padStart(3)} files  ${h.name}`)
-        out.out(`\nHarvest the real DHT with \`bbmesh harvest\`, or keep this testnet running with \`bbmesh testnet\`.`)
+        if (members > 1) {
+          const r = await first.networkSearch({ text: word, limit: 5 }, 3000)
+          out.out(`\nbbmesh search ${word} --network (${r.members.filter((m) => m.answered).length} of ${r.members.length} members answered):`)
+          for (const h of r.hits) out.out(`  ${h.infohash}  ${formatBytes(h.size).padStart(10)}  ${String(h.files).padStart(3)} files  ${h.name}`)
+        } else {
+          out.out(`\nbbmesh search ${word}:`)
+          for (const h of first.searchLocal({ text: word, limit: 5 }).hits) out.out(`  ${h.infohash}  ${formatBytes(h.size).padStart(10)}  ${String(h.files).padStart(3)} files  ${h.name}`)
+        }
+        out.out(`\nHarvest the real DHT with \`bbmesh harvest\` (join a cooperative with --community KEY from \`bbmesh community new\`), or keep this testnet running with \`bbmesh testnet\`.`)
       } else if (why === 'timeout') {
-        out.err(`demo: timed out after ${timeout} s with ${s.torrents}/${tn.torrents.length} torrents indexed`)
+        out.err(`demo: timed out after ${timeout} s with ${harvesters.map((h) => h.stats().torrents).join('/')} of ${tn.torrents.length} torrents indexed`)
         code = 1
       }
     } finally {
       stop.dispose()
-      await node.close()
+      for (const h of harvesters) await h.close()
       await tn.close()
-      if (tmp !== null) rmSync(tmp, { recursive: true, force: true })
+      for (const d of tmps) rmSync(d, { recursive: true, force: true })
     }
     return code
   },
