@@ -12,6 +12,7 @@ const BENCHES: Array<[string, () => Promise<{ run: () => Promise<{ markdown: str
   ['store-search', async () => await import('./store-search.js')],
   ['coop', async () => await import('./coop.js')],
   ['search-network', async () => await import('./search-network.js')],
+  ['catalog', async () => await import('./catalog.js')],
 ]
 
 /** Sections of a BENCHMARKS.md: the header (before the first "## "), then one per "## " heading. */

@@ -89,6 +89,20 @@ export const LIMITS = Object.freeze({
   passphraseFileMax: 64 * 1024,
   /** The pointer seq file (pointers.json; about 150 bytes per publisher key and salt). */
   pointerStoreFileMax: 1024 * 1024,
+
+  // ---- catalog (src/library/catalog*.ts, docs/library.md "Catalog") ----
+  /** One record in a shard: a full-size info dict (metadataMaxSize) plus its file list and hashes. */
+  catalogRecordMax: 2 * 16 * 1024 * 1024,
+  /** One shard file (its records are read into memory to be checked). */
+  catalogShardMax: 256 * 1024 * 1024,
+  /** Records in one shard. */
+  catalogShardMaxRecords: 1_000_000,
+  /** Prefix bits of the shard split: at most 2^16 shards. */
+  catalogMaxBits: 16,
+  /** The index file: 2^16 entries of about 110 bytes fit in 8 MiB. */
+  catalogIndexMax: 8 * 1024 * 1024,
+  /** A whole catalog (shards + index), built or fetched: about a million torrents of real size. */
+  catalogMaxBytes: 4 * 1024 * 1024 * 1024,
 })
 
 export type Limits = typeof LIMITS
