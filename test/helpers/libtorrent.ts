@@ -109,6 +109,7 @@ export interface LtSeedOptions extends CallOptions {
   skipCheck?: boolean
 }
 
+export interface LtDownloaded { infohash: string, v1: string | null, v2: string | null, name: string, numPieces: number, piecesValid: number, hashFailures: number, bytes: number, ms: number }
 export interface LtSeeded { infohash: string, v1: string | null, v2: string | null, name: string, totalSize: number, numPieces: number, ms: number }
 
 export interface LtMagnetOptions extends CallOptions {
@@ -412,6 +413,14 @@ export class LtNet {
   async fetchMagnet (o: LtMagnetOptions): Promise<LtMetadata> {
     const r = await this.call('add_magnet', { ...this.magnetArgs(o), wait_metadata: true }, { signal: o.signal })
     return metadataFrom({ ...r, session: o.session })
+  }
+
+  /** Download a torrent (from its .torrent, or a magnet given infohash) from the given peers into savePath. */
+  async download (o: { session: number, torrent?: Buffer, infohash?: string, savePath: string, peers: Endpoint[] } & CallOptions): Promise<LtDownloaded> {
+    const r = await this.call('download', pick({ session: o.session, save_path: o.savePath, peers: o.peers }, [
+      ['torrent_b64', o.torrent?.toString('base64')], ['infohash', o.infohash?.toLowerCase()],
+      ['timeout_ms', o.timeoutMs ?? 60_000]]), { signal: o.signal })
+    return { infohash: r.infohash, v1: r.v1, v2: r.v2, name: r.name, numPieces: r.num_pieces, piecesValid: r.pieces_valid, hashFailures: r.hash_failures, bytes: r.bytes, ms: r.ms }
   }
 
   async removeTorrent (session: number, infohash: string, opts: CallOptions = {}): Promise<void> {

@@ -77,6 +77,13 @@
 #       Timing: the BEP-9 exchange takes ~1-3 ms, but an outgoing connection may wait for
 #       libtorrent's connect tick, so a fetch takes 1 ms .. ~1 s.
 #   remove_torrent {session, infohash} -> {}
+#   download {session, torrent_b64 | infohash, save_path, peers: [[host, port]], timeout_ms?: 60000}
+#       -> {infohash, v1, v2, name, num_pieces, pieces_valid, hash_failures, bytes, ms}
+#       Adds the torrent (from the .torrent, or as a magnet when only infohash is given) with the
+#       given peers, downloads every piece into save_path (an existing directory) and replies once
+#       it is seeding. pieces_valid counts the pieces libtorrent holds: it only marks a piece as
+#       had after its hash check passed. hash_failures counts hash_failed alerts (a peer sent bad
+#       bytes). bytes is total_wanted_done. Not done within the timeout -> ERR_LT_TIMEOUT.
 #   fetch_metadata {session, items: [{infohash, peers?: [[host, port]]}], timeout_ms?: 60000}
 #       -> {count, fetched, failed: [infohash], wall_ms, fetches_per_s, latency_ms: {p50, p95, max}}
 #       The BEP-9 baseline: adds all (async_add_torrent, upload_mode), removes each torrent once
@@ -630,6 +637,38 @@ class SeedWait(Pending):
                       f'of {self.rec.name} in {st.save_path}')
 
 
+class DownloadWait(Pending):
+    def __init__(self, net, cid, sess, rec, timeout_ms):
+        super().__init__(net, cid, sess, timeout_ms)
+        self.rec = rec
+        self.hash_failures = 0
+
+    def on_alert(self, sess, a):
+        if sess is not self.session or a.get('handle_hash') != hash(self.rec.handle):
+            return
+        kind = a['type']
+        if kind in ('torrent_error', 'file_error'):
+            return self.fail('ERR_LT_LIBTORRENT', a['message'])
+        if kind == 'hash_failed':
+            self.hash_failures += 1
+        if kind in ('state_changed', 'torrent_finished', 'metadata', 'hash_failed'):
+            self.check()
+
+    def on_tick(self):
+        self.check()
+
+    def check(self):
+        st = self.rec.handle.status()
+        if st.has_metadata and st.is_seeding:
+            r = self.rec
+            ti = self.rec.handle.torrent_file()
+            v1, v2 = info_hashes_hex(ti.info_hashes())
+            self.reply({'infohash': r.key, 'v1': v1, 'v2': v2, 'name': ti.name(),
+                        'num_pieces': ti.num_pieces(), 'pieces_valid': sum(1 for x in st.pieces if x),
+                        'hash_failures': self.hash_failures, 'bytes': st.total_wanted_done,
+                        'ms': ms_since(self.t0)})
+
+
 class MetadataWait(Pending):
     def __init__(self, net, cid, sess, rec, timeout_ms):
         super().__init__(net, cid, sess, timeout_ms)
@@ -1060,6 +1099,8 @@ class LtNet:
             return {'type': 'state_changed', 'handle_hash': hash(a.handle), 'state': str(a.state)}
         if isinstance(a, lt.torrent_finished_alert):
             return {'type': 'torrent_finished', 'handle_hash': hash(a.handle)}
+        if isinstance(a, lt.hash_failed_alert):
+            return {'type': 'hash_failed', 'handle_hash': hash(a.handle), 'piece': int(a.piece_index)}
         if isinstance(a, lt.peer_connect_alert):
             m = a.message()
             return {'type': 'peer_connect', 'handle_hash': hash(a.handle), 'incoming': 'incoming connection' in m,
@@ -1369,6 +1410,39 @@ class LtNet:
         if cmd.get('wait_metadata'):
             return self.add_pending(MetadataWait(self, cid, s, rec, timeout_ms))
         return {'infohash': rec.key}
+
+    def cmd_download(self, cid, cmd):
+        s = self.session(cmd)
+        save_path = cmd.get('save_path')
+        if not isinstance(save_path, str) or not os.path.isdir(save_path):
+            raise usage('save_path must be an existing directory')
+        peers = peers_arg(cmd.get('peers'))
+        if not peers:
+            raise usage('peers must name at least one peer')
+        timeout_ms = self.timeout(cmd, 60000)
+        if cmd.get('torrent_b64') is not None:
+            try:
+                ti = lt.torrent_info(base64.b64decode(cmd['torrent_b64'], validate=True))
+            except (ValueError, RuntimeError) as exc:
+                raise usage(f'torrent_b64 is not a .torrent: {exc}') from None
+            p = lt.add_torrent_params()
+            p.ti = ti
+            p.peers = peers
+            v1, v2 = info_hashes_hex(ti.info_hashes())
+            key = v1 or v2
+        else:
+            ihb = unhex(cmd.get('infohash'), (20, 32), 'infohash')
+            p = self.magnet_params(ihb, peers)
+            v1, v2 = (ihb.hex(), None) if len(ihb) == 20 else (None, ihb.hex())
+            key = ihb.hex()
+        p.save_path = save_path
+        p.flags = (p.flags | lt.torrent_flags.duplicate_is_error) & ~lt.torrent_flags.auto_managed \
+            & ~lt.torrent_flags.paused & ~lt.torrent_flags.upload_mode
+        h = s.ses.add_torrent(p)
+        rec = TorrentRec(s, h, key, 'magnet')
+        rec.v1, rec.v2 = v1, v2
+        s.index_torrent(rec)
+        return self.add_pending(DownloadWait(self, cid, s, rec, timeout_ms))
 
     def cmd_remove_torrent(self, cid, cmd):
         s = self.session(cmd)
