@@ -109,7 +109,8 @@ export class FetchScheduler extends EventEmitter {
       const fromMember = async (): Promise<boolean> => {
         if (coop === undefined) return false
         const m = await coop.tryMembers(ih, signal)
-        if (this.closed || m === null) return this.closed
+        if (this.closed) return true
+        if (m === null) return false
         this.stats.fromMembers++
         this.deps.queue.complete(ih, m.raw, m.kind, 'member', m.from)
         this.emit('fetched', ih, m)

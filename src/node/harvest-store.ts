@@ -1,13 +1,13 @@
 // The harvester's view of the store: the few operations the crawler's ports need, with the
 // clock and the record building (parse the verified info dict) done here.
 
-import { openStore, type Store, type StoreStats, type SearchHit } from '../store/index.js'
+import { openStore, type Store, type StoreStats } from '../store/index.js'
 import { parseInfo } from '../torrent/info-parse.js'
 import type { SampleSource } from '../../crawler/responder.js'
 import { BbmeshError, errorMessage } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { TorrentInfo } from '../torrent/types.js'
-import type { SearchHit as SearchHitFull, SearchPage, SearchRequest } from '../search/types.js'
+import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js'
 
 export interface HarvestStore {
   store: Store
@@ -28,9 +28,8 @@ export interface HarvestStore {
   fail: (ih: Buffer, reason: string) => void
   sampleSource: () => SampleSource
   stats: () => StoreStats
-  search: (text: string, limit: number) => SearchHit[]
   searchPage: (req: SearchRequest) => SearchPage
-  lookup: (hex: string) => SearchHitFull[]
+  lookup: (hex: string) => SearchHit[]
   close: () => void
 }
 
@@ -58,7 +57,7 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     fail: (ih, reason) => { store.queue.fail(ih, reason, Date.now()) },
     defer: (ih, until) => { store.queue.defer(ih, until) },
     rawInfo: (ih) => store.getTorrent(ih)?.rawInfo ?? null,
-    holds: (ih) => store.getTorrent(ih) !== null,
+    holds: (ih) => store.hasTorrent(ih),
     sharedInfohashes: function * () {
       for (let after = 0; ;) {
         const page = store.pageSharedKeys(after, 5000)
@@ -69,7 +68,6 @@ export function openHarvestStore (path: string, opts: { maxAttempts?: number, lo
     },
     sampleSource: () => ({ count: () => store.samples.count(), random: (n) => store.randomInfohashes(n) }),
     stats: () => store.stats(),
-    search: (text, limit) => store.search(text, { limit }),
     searchPage: (req) => store.searchPage(req),
     lookup: (hex) => store.lookup(hex),
     close: () => { store.close() },
