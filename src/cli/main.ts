@@ -18,8 +18,9 @@ import { serveCommand } from './commands/serve.js'
 import { makeTorrentCommand } from './commands/make-torrent.js'
 import { keygenCommand } from './commands/keygen.js'
 import { keyCommand } from './commands/key.js'
+import { publishCommand } from './commands/publish.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand, publishCommand]
 
 export const VERSION = '0.1.0'
 

@@ -36,6 +36,7 @@ import { ApiServer, type ApiBackend } from '../http/server.js'
 import type { NetworkSearchResult } from '../search/network-types.js'
 import { networkSearch } from '../search/network-search.js'
 import { scorer } from '../search/rank.js'
+import { ed25519Verify } from '../library/pointer.js'
 
 export interface HarvestStats {
   uptime_s: number
@@ -134,6 +135,8 @@ export class HarvesterNode {
         port: c.dhtPort,
         nodeId,
         bootstrap: peers,
+        // Store and serve BEP-44 items (publishers' pointers), signatures checked.
+        verify: ed25519Verify,
         guard: { pacer: { perIpRate: c.perIpRate, perIpBurst: Math.max(1, Math.ceil(c.perIpRate)), globalRate: c.krpcRate, bytesRate: c.krpcBytesRate } },
         logger: this.log.child({ component: 'dht' }),
       })

@@ -57,6 +57,8 @@ export class Store {
   pageTorrents (afterId: number, limit: number): StoredTorrent[] { return this.torrents.page(afterId, limit) }
   pageSharedKeys (afterId: number, limit: number): { keys: Buffer[], lastId: number | null } { return this.torrents.pageSharedKeys(afterId, limit) }
   count (): number { return this.torrents.count() }
+  /** Changes whenever torrents are added or removed (see Torrents.changeMark). */
+  changeMark (): string { return this.torrents.changeMark() }
 
   noteSeen (ihs: readonly Uint8Array[], source: string, now: number): NoteSeenResult { return this.seen.noteSeen(ihs, source, now) }
 

@@ -172,6 +172,16 @@ export class TorrentStore {
     })
   }
 
+  /**
+   * A cheap mark that changes whenever torrents are added or removed: the count (counters) and
+   * the highest row id (the primary key's last entry). A publisher compares marks to decide
+   * whether the library changed since its last catalog, without reading the rows.
+   */
+  changeMark (): string {
+    const max = this.#db.read('reading the last torrent id', () => (this.#db.prepare('SELECT max(id) AS m FROM torrents').get() as { m: number | null }).m)
+    return `${this.count()}:${max ?? 0}`
+  }
+
   /** Torrents stored, all versions (from the counters: no scan). */
   count (): number {
     const c = this.#counters.get()
