@@ -54,6 +54,7 @@ export const CONFIG_SPEC = Object.freeze({
   contribution: k('contribution', 'string', 'full', 'Contribution mode in the cooperative: full (fetch, share and receive), consumer (receive and relay, share nothing of its own), source (share, receive nothing), leech (receive only).', { choices: ['full', 'consumer', 'source', 'leech'] }),
   apiHost: k('api-host', 'string', '127.0.0.1', 'Bind address of the HTTP API (`bbmesh serve`): loopback keeps the index and the search API to this machine.'),
   apiPort: k('api-port', 'int', 0, 'TCP port of the HTTP API; 0 picks a free one (recorded in api.json in the data directory), so several nodes run side by side.', { min: 0, max: 65535 }),
+  seedPort: k('seed-port', 'int', 0, 'TCP port `harvest --publish` seeds the catalog on; 0 picks a free one (fetchers find it through the DHT announce). `bbmesh publish` seeds on --peer-port.', { min: 0, max: 65535 }),
   config: k('config', 'string', '', 'Config file (JSON); default: config.json in the data directory if present.'),
 } satisfies Record<string, KeySpec>)
 
@@ -80,5 +81,6 @@ export interface Config {
   contribution: 'full' | 'consumer' | 'source' | 'leech'
   apiHost: string
   apiPort: number
+  seedPort: number
   config: string
 }

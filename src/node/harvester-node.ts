@@ -19,7 +19,7 @@ import { openHarvestStore, type HarvestStore } from './harvest-store.js'
 import type { PeerAddr } from '../core/compact.js'
 import { WHOLE_KEYSPACE, type Region } from '../core/infohash.js'
 import { silentLogger, type Logger } from '../core/logger.js'
-import { AbortedError } from '../core/errors.js'
+import { AbortedError, UsageError } from '../core/errors.js'
 import { parseCommunityKeys, type CommunityKey } from '../identity/community-key.js'
 import { rendezvousInfohashes } from '../coop/rendezvous.js'
 import { RendezvousAnnouncer } from '../coop/rendezvous-announcer.js'
@@ -37,6 +37,8 @@ import type { NetworkSearchResult } from '../search/network-types.js'
 import { networkSearch } from '../search/network-search.js'
 import { scorer } from '../search/rank.js'
 import { ed25519Verify } from '../library/pointer.js'
+import { CatalogPublisher, type PublishStatus } from '../library/publisher.js'
+import { PointerStore } from '../library/pointer-store.js'
 
 export interface HarvestStats {
   uptime_s: number
@@ -79,13 +81,15 @@ export interface HarvesterOptions {
   /** Longest wait for the owning member before fetching from the swarm (default 20 s). */
   ownerWaitMs?: number
   /** Our publisher key, shown signed to members in bb_auth. */
-  publisher?: { publicKey: Buffer, sign: (message: Buffer) => Buffer }
+  publisher?: { publicKey: Buffer, sign: (message: Uint8Array) => Buffer }
   /** Serve the HTTP API (src/http) on config apiHost:apiPort and record it in api.json (default true). */
   api?: boolean
   /** Steer the sampler into the keyspace region the cooperative assigns us (default true). */
   steerRegions?: boolean
   /** How long a fresh member waits for the others before fetching from the swarm (default 15 s). */
   joinGraceMs?: number
+  /** Publish the index as a catalog under `publisher` (harvest --publish; docs/library.md). */
+  publish?: { salt?: Buffer, includeCatalogs?: boolean, rebuildCheckMs?: number }
 }
 
 export class HarvesterNode {
@@ -101,6 +105,7 @@ export class HarvesterNode {
   private regionTimer: NodeJS.Timeout | null = null
   private status: StatusFile | null = null
   api: ApiServer | null = null
+  catalog: CatalogPublisher | null = null
   private readonly log: Logger
   private started = 0
   private closed = false
@@ -196,6 +201,7 @@ export class HarvesterNode {
         const at = await this.api.start()
         this.log.info({ api: `http://${at.host}:${at.port}` }, 'HTTP API listening')
       }
+      if (this.opts.publish !== undefined) await this.startPublishing(dht, store)
       sampler.start()
       fetcher.start()
       this.log.info({ nodeId: nodeId.toString('hex'), dht: dht.address(), nodes: dht.nodeCount() }, 'harvester started')
@@ -204,6 +210,30 @@ export class HarvesterNode {
       throw err
     }
   }
+
+  private async startPublishing (dht: DhtNode, store: HarvestStore): Promise<void> {
+    const signer = this.opts.publisher
+    if (signer === undefined) throw new UsageError('publishing needs the publisher key (bbmesh keygen)')
+    const p = this.opts.publish ?? {}
+    const c = this.config
+    this.catalog = new CatalogPublisher({
+      dht,
+      library: store.store,
+      signer,
+      pointers: PointerStore.open(c.dataDir),
+      stateDir: join(c.dataDir, 'published'),
+      ...(p.salt !== undefined ? { salt: p.salt } : {}),
+      seeder: { host: c.host, port: c.seedPort },
+      includeCatalogs: p.includeCatalogs === true,
+      ...(p.rebuildCheckMs !== undefined ? { rebuildCheckMs: p.rebuildCheckMs } : {}),
+      logger: this.log.child({ component: 'publisher' }),
+    })
+    const st = await this.catalog.start()
+    this.log.info({ infohash: st.infohash, records: st.records, seeder: st.seeder, seq: st.seq }, 'publishing the catalog')
+  }
+
+  /** The catalog publisher's state (harvest --publish), or null. */
+  publishStatus (): PublishStatus | null { return this.catalog?.status() ?? null }
 
   private async startCooperative (keys: CommunityKey[], dht: DhtNode): Promise<void> {
     const c = this.config
@@ -373,6 +403,7 @@ export class HarvesterNode {
     if (this.closed) return
     this.closed = true
     await this.api?.close()
+    await this.catalog?.close()
     this.status?.close()
     if (this.regionTimer !== null) clearInterval(this.regionTimer)
     await this.announcer?.close()

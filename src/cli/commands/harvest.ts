@@ -11,8 +11,12 @@ import { createLogger } from '../../core/logger.js'
 import { KeyError } from '../../core/errors.js'
 import { loadPublisherKey, type PublisherKey } from '../../identity/publisher-key.js'
 import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase } from '../passphrase.js'
+import { saltFlag } from './key.js'
+import { intFlag } from './publish.js'
+import { REBUILD_CHECK_MS } from '../../library/publisher.js'
+import { UsageError } from '../../core/errors.js'
 
-export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'contribution', 'apiHost', 'apiPort', 'progress', 'logLevel', 'config']
+export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'contribution', 'apiHost', 'apiPort', 'seedPort', 'progress', 'logLevel', 'config']
 
 export function statusLine (s: HarvestStats): string {
   return `nodes ${s.nodes} | sampled ${s.sampler_nodes} | samples ${s.samples} (${s.samples_per_s}/s) | seen ${s.infohashes_seen} | queue ${s.queue} | fetching ${s.fetching} | fetched ${s.fetched} (${s.fetch_rate}/s) | failed ${s.failed} | indexed ${s.torrents}${s.members > 0 ? ` | members ${s.members}` : ''}`
@@ -31,17 +35,33 @@ Serves the HTTP API (docs/http.md) on --api-host/--api-port. With --community, t
 key of the data directory (bbmesh keygen), if there is one, is shown to the members signed
 (bb_auth); an encrypted key needs its passphrase.
 
+With --publish, the harvester also publishes its index as a catalog under that publisher key,
+as \`bbmesh publish\` does (seeded on --seed-port, rebuilt as the index grows), so others can
+\`bbmesh fetch\` it by the public key.
+
 Options:
+  --publish                      publish the index as a catalog (needs \`bbmesh keygen\` first)
+  --salt S                       with --publish: the BEP-44 salt to publish under (UTF-8, 1..64 bytes)
+  --include-catalogs             with --publish: include records imported from other catalogs
+  --rebuild-check MS             with --publish: how often to look for index changes (default ${REBUILD_CHECK_MS})
 ${PASSPHRASE_HELP}
 ${configHelp(HARVEST_KEYS)}
   -h, --help`,
   async run (argv, out) {
-    const p = parse(argv, { ...PASSPHRASE_OPTIONS }, HARVEST_KEYS, false)
+    const p = parse(argv, { ...PASSPHRASE_OPTIONS, publish: { type: 'boolean' }, salt: { type: 'string' }, 'include-catalogs': { type: 'boolean' }, 'rebuild-check': { type: 'string' } }, HARVEST_KEYS, false)
+    const publish = p.values.publish === true
+    if (!publish && (p.values.salt !== undefined || p.values['include-catalogs'] !== undefined || p.values['rebuild-check'] !== undefined)) {
+      throw new UsageError('--salt, --include-catalogs and --rebuild-check go with --publish')
+    }
+    const salt = saltFlag(p.values.salt)
+    const rebuildCheckMs = intFlag('rebuild-check', p.values['rebuild-check'], 100, 86_400_000)
     const { config, sources } = loadConfig(p.configFlags)
     const log = createLogger({ level: config.logLevel })
-    // The publisher key, when the data directory has one (a missing key is no error here).
+    // The publisher key: needed to publish; shown to members when there is one.
     let publisher: PublisherKey | undefined
-    if (config.community.length > 0) {
+    if (publish) {
+      publisher = loadPublisherKey(config.dataDir, { passphrase: readPassphrase(p.values), logger: log })
+    } else if (config.community.length > 0) {
       try {
         publisher = loadPublisherKey(config.dataDir, { passphrase: readPassphrase(p.values), logger: log })
       } catch (err) {
@@ -49,7 +69,11 @@ ${configHelp(HARVEST_KEYS)}
       }
     }
     const stop = waitForStop()
-    const node = new HarvesterNode(config, { configSources: sources, ...(publisher !== undefined ? { publisher } : {}) }, log)
+    const node = new HarvesterNode(config, {
+      configSources: sources,
+      ...(publisher !== undefined ? { publisher } : {}),
+      ...(publish ? { publish: { ...(salt !== undefined ? { salt } : {}), includeCatalogs: p.values['include-catalogs'] === true, ...(rebuildCheckMs !== undefined ? { rebuildCheckMs } : {}) } } : {}),
+    }, log)
     try {
       await Promise.race([node.start(), stop.promise.then(() => { throw new Error('stopped during start') })])
     } catch (err) {
