@@ -5,7 +5,7 @@
 
 import { createSocket, type Socket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, createHash } from 'node:crypto'
 import DHT from 'bittorrent-dht'
 import { KrpcGuard, type GuardOptions, type QueryHandler } from './krpc-guard.js'
 import type { KrpcQuery } from './krpc-schema.js'
@@ -13,7 +13,7 @@ import { encodeNodes, type NodeInfo, type PeerAddr } from '../src/core/compact.j
 import { LIMITS } from '../src/core/limits.js'
 import { NetworkError, TimeoutError, AbortedError } from '../src/core/errors.js'
 import { silentLogger, type Logger } from '../src/core/logger.js'
-import type { BDict, BValue } from '../src/core/bencode.js'
+import { encode, type BDict, type BValue, type EncodableValue } from '../src/core/bencode.js'
 
 export interface DhtNodeOptions {
   host?: string
@@ -49,6 +49,30 @@ class HardenedDHT extends DHT {
     } else {
       rpc.response(peer, query, r, this._rpc.nodes.closest(infoHash))
     }
+  }
+
+  // BEP-44: a put of the item already stored (same seq, same value) SHOULD refresh it; bittorrent-dht
+  // answers 302 ("seq less than current"), so a publisher's hourly republish failed on every
+  // bbmesh node that held the pointer. The identical item (same key, salt, seq, value and
+  // signature, so nothing to verify again) is accepted here; everything else goes on as before.
+  override _onput (query: { a?: Record<string, unknown> }, peer: { address?: string, host?: string, port: number }): void {
+    const a = query.a
+    const k = a?.k
+    const sig = a?.sig
+    const token = a?.token
+    const salt = a?.salt
+    if (a !== undefined && k instanceof Uint8Array && sig instanceof Uint8Array && token instanceof Uint8Array && typeof a.seq === 'number' &&
+        this._validateToken(peer.address ?? peer.host ?? '', Buffer.from(token))) {
+      const target = createHash('sha1').update(k).update(salt instanceof Uint8Array ? salt : new Uint8Array()).digest('hex')
+      const prev = this._values.get(target)
+      if (prev !== undefined && prev.seq === a.seq && prev.sig !== undefined && Buffer.from(sig).equals(prev.sig) &&
+          encode(prev.v as EncodableValue).equals(encode(a.v as EncodableValue))) {
+        this._values.set(target, prev) // refresh its place in the LRU
+        ;(this._rpc as unknown as { response: (...x: unknown[]) => void }).response(peer, query, { id: this._rpc.id })
+        return
+      }
+    }
+    super._onput(query, peer)
   }
 }
 

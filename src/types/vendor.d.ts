@@ -27,5 +27,8 @@ declare module 'bittorrent-dht' {
     destroy (cb?: () => void): void
     toJSON (): { nodes: Array<{ host: string, port: number }> }
     _generateToken (host: string, secret?: Buffer): Buffer
+    _validateToken (host: string, token: Buffer): boolean
+    _values: { get (key: string): { v: unknown, k?: Buffer, salt?: Buffer, sig?: Buffer, seq?: number, id: Buffer } | undefined, set (key: string, val: unknown): void }
+    _onput (query: { a?: Record<string, unknown> }, peer: { address?: string, host?: string, port: number }): void
   }
 }

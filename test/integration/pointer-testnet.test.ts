@@ -76,7 +76,9 @@ test('a node puts a pointer, another gets it; a re-put increments seq; the fetch
   // The republisher re-puts the same signed item.
   const rep = new PointerRepublisher(publisher, put3.item)
   rep.start()
-  assert.ok(await rep.republishNow() >= 0)
+  // The same signed item again: BEP-44 nodes that hold it refresh it (bbmesh nodes too, where
+  // bittorrent-dht alone answered 302), so the republish is stored, not refused.
+  assert.ok(await rep.republishNow() > 0)
   await rep.stop()
   assert.deepEqual(await getPointer(fetcher, key.publicKey, { store: fetchStore, salt: 'catalog' }), { ih: ih1, seq: 3 })
 })
