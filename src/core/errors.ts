@@ -123,3 +123,38 @@ export class PointerError extends BbmeshError {
     this.reason = reason
   }
 }
+
+/** Where a torrent download stood when it gave up (src/library/piece-downloader.ts). */
+export interface DownloadErrorDetails {
+  piecesMissing: number
+  pieces: number
+  /** Pieces that failed their hash check (each one banned the peer that sent it). */
+  piecesFailed: number
+  peersBanned: number
+  peersTried: number
+  /** Why peers were dropped, `host:port: reason`, the first few only. */
+  reasons: string[]
+}
+
+/**
+ * A torrent download that cannot finish: every candidate peer was tried and dropped (or
+ * banned for bad data) while pieces were still missing. Carries the counts in its fields
+ * and in its message.
+ */
+export class DownloadError extends BbmeshError {
+  readonly piecesMissing: number
+  readonly pieces: number
+  readonly piecesFailed: number
+  readonly peersBanned: number
+  readonly peersTried: number
+  readonly reasons: string[]
+  constructor (message: string, details: DownloadErrorDetails, options?: { cause?: unknown }) {
+    super('ERR_DOWNLOAD', message, options)
+    this.piecesMissing = details.piecesMissing
+    this.pieces = details.pieces
+    this.piecesFailed = details.piecesFailed
+    this.peersBanned = details.peersBanned
+    this.peersTried = details.peersTried
+    this.reasons = details.reasons
+  }
+}
