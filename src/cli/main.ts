@@ -19,8 +19,9 @@ import { makeTorrentCommand } from './commands/make-torrent.js'
 import { keygenCommand } from './commands/keygen.js'
 import { keyCommand } from './commands/key.js'
 import { publishCommand } from './commands/publish.js'
+import { fetchCommand } from './commands/fetch.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand, publishCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand, publishCommand, fetchCommand]
 
 export const VERSION = '0.1.0'
 

@@ -1,0 +1,148 @@
+// The library from the command line (issue 5), as a user runs it on a loopback DHT:
+// `bbmesh keygen`, `bbmesh publish` in one process, `bbmesh fetch <public key>` in others;
+// the index grows and the publisher rebuilds, a second fetch downloads only what changed;
+// `bbmesh harvest --publish` publishes from inside the harvester; bad arguments and an unknown
+// key give clear errors; SIGTERM stops the publisher cleanly.
+
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openStore } from '../../src/store/index.js'
+import { syntheticTorrent } from '../../src/torrent/synthetic.js'
+import type { CreateMode } from '../../src/torrent/create.js'
+import type { TorrentRecord } from '../../src/torrent/types.js'
+import { spawnCli, runCli, killAll, type CliProcess } from '../helpers/cli.js'
+
+const NET = 64
+const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
+
+function tempDir (t: TestContext, label: string): string {
+  const d = mkdtempSync(join(tmpdir(), `bbmesh-it-${label}-`))
+  t.after(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+function synth (tag: string, i: number): TorrentRecord {
+  const t = syntheticTorrent(`${tag}-${i}`, MODES[i % 3])
+  return { info: t.info, rawInfo: t.rawInfo, source: 'import', discoveredAt: 1_700_000_000_000 + i }
+}
+
+/** Put n synthetic torrents (from `from`) into the index of a data directory. */
+function fill (dataDir: string, tag: string, n: number, from = 0): void {
+  const s = openStore(join(dataDir, 'index.sqlite'))
+  try { s.addTorrents(Array.from({ length: n }, (_, i) => synth(tag, from + i))) } finally { s.close() }
+}
+
+function count (dataDir: string): number {
+  const s = openStore(join(dataDir, 'index.sqlite'), { readonly: true })
+  try { return s.count() } finally { s.close() }
+}
+
+async function testnet (t: TestContext): Promise<string> {
+  const tn = spawnCli(['testnet', '--json', '--net', String(NET), '--nodes', '16', '--v1', '0', '--v2', '0', '--hybrid', '0', '--seeders', '1'], { t })
+  const ready = await tn.waitForJson('the testnet ready line', (o) => typeof o.bootstrap === 'string', 60_000)
+  return ready.bootstrap as string
+}
+
+const net = (bootstrap: string): string[] => ['--bootstrap', bootstrap, '--host', '127.0.0.1', '--dht-port', '0']
+
+async function keygen (dataDir: string): Promise<string> {
+  const r = await runCli(['keygen', '--data-dir', dataDir, '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  return r.json[0].public_key as string
+}
+
+async function fetchJson (args: string[]): Promise<Record<string, unknown>> {
+  const r = await runCli(['fetch', ...args, '--json'], { guardMs: 120_000 })
+  assert.equal(r.code, 0, `fetch failed: ${r.stderr}`)
+  const sum = r.json.find((o) => o.type === 'summary')
+  assert.ok(sum !== undefined, r.stdout)
+  return sum
+}
+
+async function published (p: CliProcess, seq: number): Promise<Record<string, unknown>> {
+  return await p.waitFor(`pointer seq ${seq} published`, () => p.logs().find((l) => l.msg === 'pointer published' && l.seq === seq), 60_000)
+}
+
+test('bbmesh publish, then bbmesh fetch by public key: every record imported; a grown index is rebuilt and re-fetched in part; SIGTERM exits 0', { timeout: 240_000 }, async (t) => {
+  t.after(killAll)
+  const bootstrap = await testnet(t)
+  const pubDir = tempDir(t, 'publish')
+  fill(pubDir, 'cli-pub', 3000)
+  const key = await keygen(pubDir)
+
+  const pub = spawnCli(['publish', '--data-dir', pubDir, ...net(bootstrap), '--peer-port', '0', '--rebuild-check', '500', '--progress', 'json'], { t })
+  const first = await published(pub, 1)
+  await pub.waitFor('the publishing banner', () => pub.stderr.includes(`publishing magnet:?xs=urn:btpk:${key}`) ? true : undefined)
+
+  const fetchDir = tempDir(t, 'fetch')
+  const s1 = await fetchJson([key, '--data-dir', fetchDir, ...net(bootstrap)])
+  assert.equal(s1.infohash, first.infohash)
+  assert.equal(s1.imported, 3000)
+  assert.equal(s1.refused, 0)
+  assert.equal(count(fetchDir), 3000)
+
+  // The text summary, and a fetch with nothing new.
+  const again = await runCli(['fetch', key, '--data-dir', fetchDir, ...net(bootstrap)], { guardMs: 60_000 })
+  assert.equal(again.code, 0, again.stderr)
+  assert.match(again.stdout, /up to date: 3000 torrents/)
+
+  // The index grows; the publisher sees it, rebuilds and puts seq 2; a re-fetch downloads part.
+  fill(pubDir, 'cli-pub', 1, 3000)
+  const second = await published(pub, 2)
+  assert.notEqual(second.infohash, first.infohash)
+  const s2 = await fetchJson([key, '--data-dir', fetchDir, ...net(bootstrap)])
+  assert.equal(s2.seq, 2)
+  assert.equal(s2.imported, 1)
+  assert.equal(s2.shards_fetched, 1)
+  assert.ok((s2.shards_kept as number) >= 3, JSON.stringify(s2))
+  assert.equal(count(fetchDir), 3001)
+
+  pub.signal('SIGTERM')
+  const exit = await pub.waitExit()
+  assert.equal(exit.code, 0, pub.stderr)
+})
+
+test('bbmesh harvest --publish publishes the index from inside the harvester; fetch by BEP-46 magnet imports it', { timeout: 240_000 }, async (t) => {
+  t.after(killAll)
+  const bootstrap = await testnet(t)
+  const dir = tempDir(t, 'harvest-publish')
+  fill(dir, 'cli-harvest-pub', 200)
+  const key = await keygen(dir)
+  const magnet = (await runCli(['key', 'show', '--data-dir', dir, '--salt', 'main', '--json'])).json[0].magnet as string
+  const h = spawnCli(['harvest', '--publish', '--salt', 'main', '--data-dir', dir, ...net(bootstrap), '--progress', 'off'], { t })
+  await published(h, 1)
+  const fetchDir = tempDir(t, 'fetch-magnet')
+  const sum = await fetchJson([magnet, '--data-dir', fetchDir, ...net(bootstrap)])
+  assert.equal(sum.public_key, key)
+  assert.equal(sum.salt_hex, Buffer.from('main').toString('hex'))
+  assert.equal(sum.imported, 200)
+  h.signal('SIGTERM')
+  assert.equal((await h.waitExit()).code, 0, h.stderr)
+})
+
+test('bbmesh fetch: bad arguments exit 2 with a clear message; a key nobody published exits 1 saying no pointer was found', { timeout: 120_000 }, async (t) => {
+  t.after(killAll)
+  const dir = tempDir(t, 'fetch-bad')
+  for (const [args, re] of [
+    [['nothex'], /public key \(64 hex digits\) or its BEP-46 magnet/],
+    [[], /expected one PUBKEY/],
+    [['magnet:?xt=urn:btih:' + '0'.repeat(40)], /xs=urn:btpk/],
+    [['a'.repeat(64), '--peer', 'nohost'], /--peer "nohost" is not HOST:PORT/],
+    [['a'.repeat(64), '--timeout', '5'], /--timeout must be an integer/],
+  ] as Array<[string[], RegExp]>) {
+    const r = await runCli(['fetch', ...args, '--data-dir', dir])
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, re)
+  }
+  const bootstrap = await testnet(t)
+  const r = await runCli(['fetch', 'ab'.repeat(32), '--data-dir', dir, ...net(bootstrap)], { guardMs: 60_000 })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /no valid pointer under key abab/)
+  // publish without a key: a clear error, not a stack.
+  const p = await runCli(['publish', '--data-dir', tempDir(t, 'nokey'), ...net(bootstrap)], { guardMs: 60_000 })
+  assert.equal(p.code, 1, p.stderr)
+  assert.match(p.stderr, /keygen/)
+})
