@@ -13,6 +13,7 @@ const BENCHES: Array<[string, () => Promise<{ run: () => Promise<{ markdown: str
   ['coop', async () => await import('./coop.js')],
   ['search-network', async () => await import('./search-network.js')],
   ['catalog', async () => await import('./catalog.js')],
+  ['catalog-fetch', async () => await import('./catalog-fetch.js')],
 ]
 
 /** Sections of a BENCHMARKS.md: the header (before the first "## "), then one per "## " heading. */
