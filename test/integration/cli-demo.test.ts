@@ -1,6 +1,6 @@
 // The README's first command: `bbmesh demo` on loopback, as a new user runs it: a cooperative
-// of harvesters on a testnet ends with every torrent, shows who fetched what, and searches
-// across the cooperative; alone (--members 1) it still indexes everything.
+// of harvesters on a testnet ends with every torrent, shows who fetched what, searches
+// across the cooperative and publishes/fetches a catalog; alone (--members 1) it still indexes everything.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -19,6 +19,9 @@ test('bbmesh demo: 3 cooperating members each end with every torrent, pull from 
   assert.ok(rows.reduce((a, m) => a + Number(m[4]), 0) > 0, 'members pulled from each other')
   assert.match(r.stdout, /the seeders served \d+ metadata transfers for 30 torrents/)
   assert.match(r.stdout, /--network \(2 of 2 members answered\)/)
+  // The library: member 0's index published under a fresh key, fetched by a new node by key alone.
+  assert.match(r.stdout, /published catalog [0-9a-f]{40}: 30 torrents in 1 shard, .*BEP-46 pointer seq 1 on [1-9]\d* DHT nodes/)
+  assert.match(r.stdout, /fetched by the public key alone: 30 torrents imported \(30 in the new index\), .* 0 refused/)
 })
 
 test('bbmesh demo --members 1 harvests alone; a bad option is exit 2', { timeout: 120_000 }, async () => {

@@ -1,7 +1,8 @@
 // `bbmesh demo`: the whole system against a loopback testnet in one process, for a new user
 // without a connection: starts the testnet and a small cooperative of harvesters (one fresh
 // community key), harvests until every member has every torrent, shows who fetched what from
-// the swarm and from members, a search across the cooperative, and exits 0.
+// the swarm and from members, a search across the cooperative, publishes the first member's
+// index as a catalog and fetches it from a new node by the public key, and exits 0.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,14 +19,16 @@ import { UsageError } from '../../core/errors.js'
 import { createLogger } from '../../core/logger.js'
 import { formatBytes } from '../output.js'
 import { generateCommunityKey } from '../../identity/community-key.js'
+import { runLibraryDemo } from '../../testnet/library-demo.js'
 
 const HELP = `Usage: bbmesh demo [options]
 
 Runs a loopback DHT (testnet) with seeders of v1, v2-only and hybrid torrents, and harvesters
 against it that cooperate under one fresh community key, in one process. Nothing leaves
 127.0.0.0/8. Shows live progress (of the first member) until every member has every torrent,
-then what each fetched from the swarm and from members, what the seeders served, and a search
-across the cooperative (bb_search).
+then what each fetched from the swarm and from members, what the seeders served, a search
+across the cooperative (bb_search), and the library: the first member publishes its index as a
+catalog under a fresh publisher key, and a new node fetches it by the public key alone.
 
 Options:
   --members <n>     harvesters (default 3; 1 harvests alone)
@@ -112,6 +115,16 @@ export const demoCommand: Command = {
           out.out(`\nbbmesh search ${word}:`)
           for (const h of first.searchLocal({ text: word, limit: 5 }).hits) out.out(`  ${h.infohash}  ${formatBytes(h.size).padStart(10)}  ${String(h.files).padStart(3)} files  ${h.name}`)
         }
+        // The library: the first member publishes its index; a new node fetches it by key.
+        if (first.dht !== null && first.store !== null) {
+          const lib = await runLibraryDemo({ dht: first.dht, library: first.store.store, seedHost: configs[0].host, fetchHost: `127.0.0.${members + 1}`, bootstrap: tn.bootstrap, publisherDir: temp(), fetcherDir: temp() })
+          const st = lib.published
+          const f = lib.fetched
+          out.out(`\nbbmesh publish (member 0, a fresh publisher key) → bbmesh fetch ${lib.publicKey.slice(0, 16)}... (a new node):`)
+          out.out(`  published catalog ${st.infohash ?? '?'}: ${st.records} torrents in ${st.shards} shard${st.shards === 1 ? '' : 's'}, ${formatBytes(st.bytes)}, BEP-46 pointer seq ${st.seq ?? '?'} on ${st.stored} DHT nodes`)
+          out.out(`  fetched by the public key alone: ${f.imported} torrents imported (${lib.fetcherTorrents} in the new index), ${formatBytes(f.bytes_downloaded)} downloaded, every piece and record verified, ${f.refused} refused`)
+        }
+        out.out(`\nPublish your own index with \`bbmesh keygen\` and \`bbmesh publish\`; fetch someone's with \`bbmesh fetch <public key>\`.`)
         out.out(`\nHarvest the real DHT with \`bbmesh harvest\` (join a cooperative with --community KEY from \`bbmesh community new\`), or keep this testnet running with \`bbmesh testnet\`.`)
       } else if (why === 'timeout') {
         out.err(`demo: timed out after ${timeout} s with ${harvesters.map((h) => h.stats().torrents).join('/')} of ${tn.torrents.length} torrents indexed`)
