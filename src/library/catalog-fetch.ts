@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import type { DhtNode } from '../../crawler/dht-node.js'
 import type { PeerAddr } from '../core/compact.js'
-import { AbortedError, BbmeshError, HashMismatchError, LimitError, NetworkError, SchemaError, errorMessage, isExpected } from '../core/errors.js'
+import { AbortedError, BbmeshError, DownloadError, HashMismatchError, LimitError, NetworkError, SchemaError, errorMessage, isExpected } from '../core/errors.js'
 import { LIMITS } from '../core/limits.js'
 import { silentLogger, type Logger } from '../core/logger.js'
 import { parseInfo } from '../torrent/info-parse.js'
@@ -216,6 +216,21 @@ interface Got { data: Buffer, bytes: number, piecesFailed: number, peersBanned: 
  * index names: v2 hash and size), then its bytes from all the peers, every piece verified.
  */
 async function getTorrent (o: CatalogFetchOptions, ih: Buffer, entry: IndexEntry | null, peers: PeerAddr[], cap: number, timeoutMs: number, what: string): Promise<Got> {
+  try {
+    return await getTorrentFrom(o, ih, entry, peers, cap, timeoutMs, what)
+  } catch (err) {
+    // The peers of the index could not give this shard (gone, or lying): ask the DHT for
+    // the shard's own peers once, and try those we have not tried.
+    if (entry === null || !(err instanceof NetworkError || err instanceof DownloadError) || o.signal?.aborted === true) throw err
+    const tried = new Set(peers.map((p) => `${p.host}:${p.port}`))
+    const more = (await o.dht.lookupPeers(ih, { timeoutMs: 10_000, ...(o.signal !== undefined ? { signal: o.signal } : {}) })).filter((p) => !tried.has(`${p.host}:${p.port}`))
+    if (more.length === 0) throw err
+    o.logger?.info({ shard: entry.prefix, peers: more.length, err: errorMessage(err) }, 'catalog shard: trying the peers the DHT gives for it')
+    return await getTorrentFrom(o, ih, entry, more, cap, timeoutMs, what)
+  }
+}
+
+async function getTorrentFrom (o: CatalogFetchOptions, ih: Buffer, entry: IndexEntry | null, peers: PeerAddr[], cap: number, timeoutMs: number, what: string): Promise<Got> {
   const signal = o.signal
   let raw: Buffer | null = null
   const errors: string[] = []

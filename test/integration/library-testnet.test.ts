@@ -206,7 +206,7 @@ test('an interrupted fetch resumes: the shards imported before the stop are not 
 })
 
 /** Serve a hand-made single-shard catalog and point the key at it: for hostile catalogs. */
-async function publishRaw (key: PublisherKey, records: Array<{ key: Buffer, bytes: Buffer }>, corrupt?: (shard: Buffer) => Buffer): Promise<{ peer: PeerAddr, seeder: PieceSeeder }> {
+async function publishRaw (key: PublisherKey, records: Array<{ key: Buffer, bytes: Buffer }>, corrupt?: (shard: Buffer) => Buffer, shardElsewhere = false): Promise<{ peer: PeerAddr, seeder: PieceSeeder }> {
   const file = assembleShard(0, 0, records)
   const st = shardTorrent(0, 0, file)
   const index = { bits: 0, pieceLength: CATALOG_PIECE_LENGTH, records: records.length, bytes: file.length, shards: [{ prefix: 0, ih: st.info.infohashV1 as Buffer, ih2: st.info.infohashV2 as Buffer, size: file.length, count: records.length }] }
@@ -216,7 +216,17 @@ async function publishRaw (key: PublisherKey, records: Array<{ key: Buffer, byte
   closers.push(async () => await seeder.close())
   const at = await seeder.start()
   seeder.add({ rawInfo: it.rawInfo, pieceLength: CATALOG_PIECE_LENGTH, data: indexFile })
-  seeder.add({ rawInfo: st.rawInfo, pieceLength: CATALOG_PIECE_LENGTH, data: corrupt === undefined ? file : corrupt(file) })
+  const shardData = corrupt === undefined ? file : corrupt(file)
+  if (shardElsewhere) {
+    // Another seeder holds the shard and announces it; the index's seeder does not have it.
+    const other = new PieceSeeder({ host: '127.0.0.1' })
+    closers.push(async () => await other.close())
+    const o = await other.start()
+    other.add({ rawInfo: st.rawInfo, pieceLength: CATALOG_PIECE_LENGTH, data: shardData })
+    await pubNode.announce(st.info.infohashV1 as Buffer, o.port)
+  } else {
+    seeder.add({ rawInfo: st.rawInfo, pieceLength: CATALOG_PIECE_LENGTH, data: shardData })
+  }
   await putPointer(pubNode, key, it.info.infohashV1 as Buffer, { store: PointerStore.open(tmp()) })
   return { peer: { host: at.host, port: at.port }, seeder }
 }
@@ -280,3 +290,13 @@ test('a pointer whose seq is lower than one seen before is refused (stale), and 
   await assert.rejects(fetchCatalog(fetchOpts(fetchNode, into, dataDir, key)), (err: unknown) => err instanceof PointerError && err.reason === 'stale')
   assert.equal(into.count(), 0)
 })
+
+test('a shard the index\'s peers do not have is fetched from the peers the DHT gives for the shard itself', async () => {
+  const key = generatePublisherKey()
+  const { peer } = await publishRaw(key, goodRecords('elsewhere', 15), undefined, true)
+  const into = store()
+  const sum = await fetchCatalog(fetchOpts(fetchNode, into, tmp(), key, { peers: [peer] }))
+  assert.equal(sum.imported, 15)
+  assert.equal(into.count(), 15)
+})
+
