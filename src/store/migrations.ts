@@ -46,10 +46,20 @@
 //                  wide rows (the info dicts, often tens of KB with overflow pages, and
 //                  discovered_at stored after them). ~90 bytes a torrent; rows are appended in
 //                  id order, so it stays dense and its hot end stays cached.
+//
+// Schema v3
+// ---------
+// torrents_harvested  partial index on torrents (id) of the rows we harvested ourselves (source
+//                  neither 'import' nor 'catalog…'): the BEP-51 responder samples from it
+//                  (one seek per draw), so a node never advertises torrents it only imported
+//                  from a file or a publisher's catalog, which may have no swarm at all.
 
 import type { Database as Handle } from 'better-sqlite3'
 import { StoreError } from '../core/errors.js'
 import { extOf } from '../search/request.js'
+
+/** The rows we harvested ourselves: the WHERE of the torrents_harvested partial index, which a query must repeat word for word to use it. */
+export const HARVESTED_SQL = "source <> 'import' AND substr(source, 1, 7) <> 'catalog'"
 
 export interface Migration {
   version: number
@@ -161,6 +171,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         WHERE e IS NOT NULL
         ON CONFLICT DO NOTHING
       `)
+    },
+  },
+  {
+    version: 3,
+    name: 'partial index of the torrents harvested (not imported), for BEP-51 samples',
+    up (db: Handle): void {
+      db.exec(`CREATE INDEX torrents_harvested ON torrents (id) WHERE ${HARVESTED_SQL}`)
     },
   },
 ])

@@ -321,9 +321,9 @@ test('migration 2 indexes the extensions of torrents stored before it', (t) => {
   let st = openStore(s2.path)
   st.addTorrents(FIX.map(rec))
   st.close()
-  // Back to schema v1, as a store written by the previous release.
+  // Back to schema v1, as a store written by an older release (migrations 2 and 3 run again).
   const raw = new BetterSqlite3(s2.path)
-  raw.exec('DROP INDEX torrents_search; DROP TABLE torrent_exts; PRAGMA user_version = 1')
+  raw.exec('DROP INDEX torrents_search; DROP INDEX torrents_harvested; DROP TABLE torrent_exts; PRAGMA user_version = 1')
   raw.close()
   st = openStore(s2.path)
   t.after(() => st.close())

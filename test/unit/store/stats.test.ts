@@ -51,3 +51,23 @@ test('randomInfohashes returns distinct 20-byte hashes of stored torrents', (t) 
   assert.equal(store.samples.count(), 200)
   assert.deepEqual(store.randomInfohashes(0), [])
 })
+
+test('randomInfohashes and the sample count leave out imported and catalog torrents (BEP-51 advertises only what we harvested)', (t) => {
+  const s = tempStore()
+  const store = openStore(s.path)
+  t.after(() => { store.close(); s.cleanup() })
+  const mk = (i: number, source: string): ReturnType<typeof torrent> => ({ ...torrent(i % 2 === 0 ? 'v1' : 'hybrid', `s${i}`), source })
+  // Interleaved ids: harvested rows between blocks of imported ones.
+  store.addTorrents(Array.from({ length: 60 }, (_, i) => mk(i, 'import')))
+  store.addTorrents(Array.from({ length: 30 }, (_, i) => mk(100 + i, 'sample')))
+  store.addTorrents(Array.from({ length: 60 }, (_, i) => mk(200 + i, 'catalog:' + 'ab'.repeat(32))))
+  store.addTorrents(Array.from({ length: 20 }, (_, i) => mk(300 + i, 'member')))
+  const harvested = new Set([...Array.from({ length: 30 }, (_, i) => 100 + i), ...Array.from({ length: 20 }, (_, i) => 300 + i)]
+    .map((i) => { const r = mk(i, 'x'); return (r.info.infohashV1 as Buffer).toString('hex') }))
+  assert.equal(store.samples.count(), 50)
+  const all = store.randomInfohashes(500)
+  assert.equal(all.length, 50)
+  for (const b of all) assert.ok(harvested.has(b.toString('hex')), 'only harvested torrents are sampled')
+  for (let k = 0; k < 20; k++) for (const b of store.randomInfohashes(10)) assert.ok(harvested.has(b.toString('hex')))
+})
+
