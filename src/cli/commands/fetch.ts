@@ -109,7 +109,10 @@ ${configHelp(FETCH_KEYS)}
     void stop.promise.then(() => ac.abort(new AbortedError('interrupted')))
     let dht: Awaited<ReturnType<typeof startCommandDht>> | null = null
     let last: CatalogFetchProgress = { stage: 'pointer', shardsDone: 0, shards: 0, bytesDone: 0, bytes: 0, imported: 0 }
-    const progress = new Progress(out, () => last, fetchLine, { mode: json ? 'off' : config.progress, ttyStream: process.stderr })
+    // The summary is the output: the live line goes to stderr on a terminal, and nothing
+    // (the logs say where it is) when piped, unless --progress asks for it.
+    const mode = json ? 'off' : config.progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'off') : config.progress
+    const progress = new Progress(out, () => last, fetchLine, { mode, ttyStream: process.stderr })
     try {
       dht = await startCommandDht(config, log)
       progress.start()
