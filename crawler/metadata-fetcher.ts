@@ -5,14 +5,13 @@
 // ut_metadata package: that one crashes on an out-of-range piece, finds the trailer by a text
 // search, has no deadline and knows SHA-1 only.
 
-import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { FrameReader } from '../src/wire/frame-reader.js'
+import { AwaitedConn } from '../src/wire/awaited-conn.js'
 import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../src/wire/handshake.js'
 import { MSG, extendedFrame, decodeExtHandshake, decodeMetadataMessage } from '../src/wire/messages.js'
 import { LIMITS } from '../src/core/limits.js'
-import { ProtocolError, TimeoutError, NetworkError, LimitError, AbortedError } from '../src/core/errors.js'
-import { abortReason, throwIfAborted } from '../src/core/deadline.js'
+import { ProtocolError, LimitError } from '../src/core/errors.js'
+import { throwIfAborted } from '../src/core/deadline.js'
 import type { PeerAddr } from '../src/core/compact.js'
 import { verifyInfohash } from '../src/torrent/info-verify.js'
 
@@ -46,7 +45,7 @@ export async function fetchMetadata (infohash: Buffer, peer: PeerAddr, opts: Fet
   // An already-aborted signal never fires 'abort' again, and AbortSignal.any() of it hides
   // the deadline too: without this check the fetch would wait on the peer forever.
   throwIfAborted(signal)
-  const conn = new Conn(peer, signal)
+  const conn = new AwaitedConn(peer, signal, 'metadata fetch')
   try {
     await conn.connected()
     conn.write(encodeHandshake(infohash, opts.peerId ?? makePeerId(), { dht: true }))
@@ -99,80 +98,6 @@ export async function fetchMetadata (infohash: Buffer, peer: PeerAddr, opts: Fet
     const kind = verifyInfohash(buf, infohash)
     return { raw: buf, kind, client }
   } finally {
-    conn.destroy()
-  }
-}
-
-/** A TCP connection read by awaiting frames; every wait is bound to the fetch's signal. */
-class Conn {
-  private readonly sock: Socket
-  private readonly reader = new FrameReader(LIMITS.wireMaxFrame)
-  private wake: (() => void) | null = null
-  private error: Error | null = null
-  private ended = false
-  private isConnected = false
-
-  constructor (peer: PeerAddr, private readonly signal: AbortSignal) {
-    this.sock = connect({ host: peer.host, port: peer.port, noDelay: true })
-    this.sock.on('data', (c: Buffer) => {
-      this.reader.push(c)
-      // Back-pressure: a peer that floods us faster than we read is cut at the frame cap.
-      if (this.reader.bufferedBytes > LIMITS.wireMaxFrame * 4) this.fail(new ProtocolError('peer sent too much unrequested data'))
-      this.poke()
-    })
-    this.sock.on('connect', () => { this.isConnected = true; this.poke() })
-    this.sock.on('error', (err) => this.fail(new NetworkError(`connection to ${peer.host}:${peer.port} failed: ${err.message}`, { cause: err })))
-    this.sock.on('close', () => { this.ended = true; this.poke() })
-    signal.addEventListener('abort', this.onAbort, { once: true })
-  }
-
-  private readonly onAbort = (): void => {
-    const r = abortReason(this.signal)
-    this.fail(r instanceof TimeoutError ? new TimeoutError('metadata fetch deadline passed') : r instanceof Error ? r : new AbortedError())
-  }
-
-  private fail (err: Error): void {
-    if (this.error === null) this.error = err
-    this.poke()
-  }
-
-  private poke (): void {
-    const w = this.wake
-    this.wake = null
-    w?.()
-  }
-
-  private async waitData (): Promise<void> {
-    if (this.error !== null) throw this.error
-    if (this.ended) throw new NetworkError('peer closed the connection')
-    await new Promise<void>((resolve) => { this.wake = resolve })
-    if (this.error !== null) throw this.error
-  }
-
-  async connected (): Promise<void> {
-    while (!this.isConnected) await this.waitData()
-  }
-
-  write (b: Buffer): void { this.sock.write(b) }
-
-  async raw (n: number): Promise<Buffer> {
-    for (;;) {
-      const b = this.reader.takeRaw(n)
-      if (b !== null) return b
-      await this.waitData()
-    }
-  }
-
-  async frame (): Promise<Buffer> {
-    for (;;) {
-      const f = this.reader.next()
-      if (f !== null) return f
-      await this.waitData()
-    }
-  }
-
-  destroy (): void {
-    this.signal.removeEventListener('abort', this.onAbort)
-    this.sock.destroy()
+    await conn.destroy()
   }
 }

@@ -28,7 +28,7 @@ import { abortReason } from '../core/deadline.js'
 import type { PeerAddr } from '../core/compact.js'
 import { planDownload, type DownloadLayout } from './piece-download-layout.js'
 import { PiecePicker, type BlockRequest } from './piece-download-picker.js'
-import { DownloadConn } from './piece-download-conn.js'
+import { AwaitedConn } from '../wire/awaited-conn.js'
 
 /** Defaults and fixed bounds of a download (each with why). */
 export const DOWNLOAD_DEFAULTS = Object.freeze({
@@ -130,7 +130,7 @@ class Peer {
   uselessSince = 0
   piecesVerified = 0
 
-  constructor (readonly addr: PeerAddr, readonly conn: DownloadConn, numPieces: number, pipeline: number) {
+  constructor (readonly addr: PeerAddr, readonly conn: AwaitedConn, numPieces: number, pipeline: number) {
     this.key = `${addr.host}:${addr.port}`
     this.has = new Uint8Array(numPieces)
     this.depth = pipeline
@@ -259,7 +259,7 @@ class Download {
   }
 
   private startPeer (addr: PeerAddr): void {
-    const peer = new Peer(addr, new DownloadConn(addr, this.ctl.signal), this.layout.numPieces, this.pipeline)
+    const peer = new Peer(addr, new AwaitedConn(addr, this.ctl.signal, 'download'), this.layout.numPieces, this.pipeline)
     this.peers.add(peer)
     const task: Promise<void> = this.runPeer(peer).finally(() => this.tasks.delete(task))
     this.tasks.add(task)

@@ -1,16 +1,17 @@
-// One outgoing peer-wire TCP connection of the downloader, read by awaiting frames (the
-// BEP-9 fetcher's model): every wait ends on data, on the socket closing, on the download's
-// signal, or on fail() (the downloader's stall check). Reads go through the capped
-// FrameReader; a peer that gets more than a few frames ahead of us is cut.
+// One outgoing peer-wire TCP connection read by awaiting frames, for straight-line protocol
+// code (the BEP-9 fetch, the piece downloader): every wait ends on data, on the socket
+// closing, on the caller's signal (a deadline becomes a TimeoutError naming `what`), or on
+// fail() (e.g. a stall check). Reads go through the capped FrameReader; a peer that gets more
+// than a few frames ahead of us is cut.
 
 import { connect, type Socket } from 'node:net'
 import { FrameReader } from '../wire/frame-reader.js'
 import { LIMITS } from '../core/limits.js'
-import { AbortedError, NetworkError, ProtocolError } from '../core/errors.js'
+import { AbortedError, NetworkError, ProtocolError, TimeoutError } from '../core/errors.js'
 import { abortReason } from '../core/deadline.js'
 import type { PeerAddr } from '../core/compact.js'
 
-export class DownloadConn {
+export class AwaitedConn {
   private readonly sock: Socket
   private readonly reader = new FrameReader(LIMITS.wireMaxFrame)
   private wake: (() => void) | null = null
@@ -20,7 +21,8 @@ export class DownloadConn {
   private readonly closedPromise: Promise<void>
   private isConnected = false
 
-  constructor (readonly peer: PeerAddr, private readonly signal: AbortSignal) {
+  /** `what` names the work in a deadline error ("metadata fetch deadline passed"). */
+  constructor (readonly peer: PeerAddr, private readonly signal: AbortSignal, private readonly what = 'connection') {
     this.sock = connect({ host: peer.host, port: peer.port, noDelay: true })
     this.closedPromise = new Promise((resolve) => this.sock.once('close', () => { this.closed = true; resolve() }))
     this.sock.on('data', (c: Buffer) => {
@@ -31,14 +33,15 @@ export class DownloadConn {
       this.poke()
     })
     this.sock.on('connect', () => { this.isConnected = true; this.poke() })
-    this.sock.on('error', (err) => this.fail(new NetworkError(`connection failed: ${err.message}`, { cause: err })))
+    this.sock.on('error', (err) => this.fail(new NetworkError(`connection to ${peer.host}:${peer.port} failed: ${err.message}`, { cause: err })))
     this.sock.on('close', () => { this.ended = true; this.poke() })
     if (signal.aborted) this.onAbort()
     else signal.addEventListener('abort', this.onAbort, { once: true })
   }
 
   private readonly onAbort = (): void => {
-    this.fail(abortReason(this.signal))
+    const r = abortReason(this.signal)
+    this.fail(r instanceof TimeoutError ? new TimeoutError(`${this.what} deadline passed`, { cause: r }) : r)
   }
 
   /** End every wait with `err` (the first failure wins). */
