@@ -11,9 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { syntheticTorrent } from '../src/torrent/synthetic.js'
-import type { CreateMode } from '../src/torrent/create.js'
-import type { TorrentRecord } from '../src/torrent/types.js'
+import { synth } from './catalog.js'
 import { openStore } from '../src/store/index.js'
 import { createTestnet } from '../src/testnet/testnet.js'
 import { DhtNode } from '../crawler/dht-node.js'
@@ -24,13 +22,6 @@ import { PointerStore } from '../src/library/pointer-store.js'
 import { CatalogPublisher } from '../src/library/publisher.js'
 import { fetchCatalog, type CatalogFetchSummary } from '../src/library/catalog-fetch.js'
 import { downloadTorrent } from '../src/library/piece-downloader.js'
-
-const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
-
-function synth (i: number): TorrentRecord {
-  const t = syntheticTorrent(`bench-catalog-${i}`, MODES[i % 3])
-  return { info: t.info, rawInfo: t.rawInfo, source: 'sample', discoveredAt: 0 }
-}
 
 const mib = (n: number): string => (n / 2 ** 20).toFixed(1)
 

@@ -14,7 +14,8 @@ import { buildCatalog, diffCatalogs, readCatalog } from '../src/library/catalog.
 
 const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
 
-function synth (i: number): TorrentRecord {
+/** Torrent i of the benchmarks' synthetic library (shared with bench/catalog-fetch.ts). */
+export function synth (i: number): TorrentRecord {
   const t = syntheticTorrent(`bench-catalog-${i}`, MODES[i % 3])
   return { info: t.info, rawInfo: t.rawInfo, source: 'sample', discoveredAt: 0 }
 }
