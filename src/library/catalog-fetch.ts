@@ -29,16 +29,10 @@ import { diffCatalogs } from './catalog.js'
 import { getPointer } from './pointer-dht.js'
 import { pointerTarget, saltBytes } from './pointer.js'
 import type { PointerStore } from './pointer-store.js'
+import type { DownloadOptions, DownloadResult } from './piece-downloader.js'
 
-/** What the fetch needs of a piece downloader (piece-downloader.ts downloadTorrent). */
-export type Downloader = (rawInfo: Buffer, opts: {
-  infohash: Buffer
-  peers: PeerAddr[]
-  maxBytes: number
-  timeoutMs?: number
-  signal?: AbortSignal
-  maxPeers?: number
-}) => Promise<{ files: Array<{ path: string[], data: Buffer }>, bytes: number, piecesFailed: number, peersBanned: number }>
+/** A piece downloader: piece-downloader.ts downloadTorrent, or a stand-in in tests. */
+export type Downloader = (rawInfo: Buffer, opts: DownloadOptions) => Promise<DownloadResult>
 
 /** What the fetch needs of a BEP-9 fetcher (crawler/metadata-fetcher.ts fetchMetadata). */
 export type MetadataFetcher = (infohash: Buffer, peer: PeerAddr, opts: { timeoutMs?: number, signal?: AbortSignal, maxSize?: number }) => Promise<{ raw: Buffer }>
