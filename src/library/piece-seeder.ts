@@ -1,34 +1,45 @@
-// Seeding over the ordinary peer wire (BEP-3 v1 piece requests): a TCP server that serves
-// in-memory torrents (catalog shards and the index) to any BitTorrent client. It answers the
+// Seeding over the ordinary peer wire: a TCP server that serves in-memory torrents (catalog
+// shards and the index; v1, hybrid or v2-only) to any BitTorrent client. It answers the
 // handshake for a known infohash (v1, or the truncated v2 of a hybrid/v2 torrent) with the
-// infohash the peer used, offers ut_metadata (BEP-9/10) so a magnet-only peer gets the info
-// dict, sends a full bitfield, unchokes on interested and serves `request`s. Bounded: total
-// connections, connections per IP, idle timeout, request size, send-queue size, and an
-// upload rate (token bucket, bytes/s) shared by every connection.
+// infohash the peer used (or, BEP-52 upgrade, the truncated v2 one when a peer sends a hybrid's
+// v1 hash with the v2 reserved bit), offers ut_metadata (BEP-9/10) so a magnet-only peer gets
+// the info dict, sends a full bitfield, unchokes on interested and serves `request`s (BEP-3)
+// and BEP-52 `hash request`s (msg 21) with `hashes` (22) or `hash reject` (23).
 //
-// v2 hash requests (BEP-52 msg 21) are not served yet: a v2-aware peer gets a hash reject.
+// Pieces follow the torrent's own layout (seed-layout.ts): the v1 stream for v1 and hybrid, and
+// for v2-only each file from a piece boundary, its last piece short (empty files: no pieces).
+// A file's merkle tree (seed-merkle.ts) is built from its bytes the first time a peer asks for
+// its hashes and kept in an LRU under one byte budget (hashTreeCacheBytes, default 32 MiB; a
+// tree costs 64 bytes per 16 KiB of file, so 1/256 of the data: a ~200 KB catalog shard ~1 KiB).
+// Hash requests are served whatever the choke state (BEP-52) but queue behind piece requests
+// under the same cap and upload limit. A request this seeder will not serve (unknown root,
+// layer out of range, index/length not aligned or not a power of two, too long, too many proof
+// layers, tree over the budget) gets a hash reject and is counted; a malformed frame closes.
+//
+// Bounded: total connections, connections per IP, idle timeout, request size, send-queue size,
+// and an upload rate (token bucket, bytes/s) shared by every connection.
 
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes, createHash } from 'node:crypto'
 import { FrameReader } from '../wire/frame-reader.js'
 import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../wire/handshake.js'
 import { MSG, frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage } from '../wire/messages.js'
-import { decode, getBytes, getDict, getInt, getList, isDict } from '../core/bencode.js'
+import { decode, getDict, getInt, getList, isDict } from '../core/bencode.js'
 import { TokenBucket } from '../core/token-bucket.js'
 import { LIMITS } from '../core/limits.js'
 import { BbmeshError, ProtocolError, UsageError } from '../core/errors.js'
+import { BLOCK_SIZE, HASH_BYTES } from '../torrent/merkle.js'
+import { seedLayout, pieceSpan, pieceDataSize, type SeedFile, type SeedLayout, type SeedTorrent } from './seed-layout.js'
+import {
+  FileHashTree, HashTreeCache, MAX_HASHES_HARD, HASH_REQUEST_BYTES, decodeHashRequest, encodeHashRequest,
+  hashRequestProblem, uncleCount, type HashRequest,
+} from './seed-merkle.js'
+
+export { v1PieceData, seedTorrentOf, type SeedTorrent } from './seed-layout.js'
 
 const OUR_UT_METADATA = 3
 /** Largest block a peer may request (BEP-3 convention; libtorrent refuses bigger ones too). */
 export const MAX_BLOCK = 16 * 1024
-
-/** One torrent to serve: the info dict and the v1 piece stream (files and pad files, in order). */
-export interface SeedTorrent {
-  rawInfo: Buffer
-  pieceLength: number
-  /** Concatenated file bytes in v1 piece order, pad files (zeros) included. */
-  data: Buffer
-}
 
 export interface PieceSeederOptions {
   host?: string
@@ -37,14 +48,22 @@ export interface PieceSeederOptions {
   maxConnections?: number
   /** Connections from one IP (default 16). */
   maxPerIp?: number
-  /** Upload limit in bytes/s over all connections (default 64 MiB/s). */
+  /** Upload limit in bytes/s over all connections, hashes included (default 64 MiB/s). */
   uploadRate?: number
   /** Close a connection that sent nothing for this long (default 120 s). */
   idleTimeoutMs?: number
   /** Send a keep-alive after this long without writing (default 60 s). */
   keepAliveMs?: number
-  /** Queued requests per connection before it is closed (default 500). */
+  /** Queued requests (pieces and hashes) per connection before it is closed (default 500). */
   maxQueuedRequests?: number
+  /**
+   * Hashes one hash request may ask for (default 512, BEP-52's SHOULD). A torrent whose piece
+   * holds more blocks allows one piece's worth, as libtorrent asks after a hash failure; never
+   * more than 8192 (libtorrent's own cap).
+   */
+  maxHashesPerRequest?: number
+  /** Bytes of merkle trees kept for hash requests, over all torrents (default 32 MiB). */
+  hashTreeCacheBytes?: number
 }
 
 export interface PieceSeederCounters {
@@ -57,38 +76,20 @@ export interface PieceSeederCounters {
   bytesServed: number
   piecesServed: number
   metadataServed: number
+  /** Well-formed hash requests received (BEP-52 msg 21). */
+  hashRequests: number
+  /** `hashes` messages sent. */
+  hashesServed: number
+  /** Uncle (proof) hashes sent inside them. */
+  uncleHashesServed: number
+  /** `hash reject`s sent. */
+  hashRejects: number
+  /** Handshakes answered with the truncated v2 infohash of a hybrid the peer named by SHA-1 (BEP-52 upgrade). */
+  v2Upgrades: number
   errors: number
 }
 
-interface Held { torrent: SeedTorrent, numPieces: number, bitfield: Buffer }
-
-/** Build the v1 piece stream of a torrent from its info dict and file contents keyed by '/'-joined path
- *  (relative to the torrent root; a single-file torrent's one file is keyed by its name). */
-export function v1PieceData (rawInfo: Buffer, files: Map<string, Uint8Array>): Buffer {
-  const info = decode(rawInfo)
-  if (!isDict(info)) throw new UsageError('seed: info is not a dict')
-  const list = getList(info, 'files')
-  const name = Buffer.from(getBytes(info, 'name') ?? new Uint8Array()).toString('utf8')
-  const length = getInt(info, 'length')
-  if (list === undefined) {
-    if (length === undefined) throw new UsageError('seed: info has neither files nor length (v2-only torrents have no v1 pieces)')
-    const d = files.get(name)
-    if (d === undefined || d.length !== length) throw new UsageError(`seed: data for ${name} missing or of the wrong size`)
-    return Buffer.from(d)
-  }
-  const parts: Buffer[] = []
-  for (const f of list) {
-    if (!isDict(f)) throw new UsageError('seed: files entry is not a dict')
-    const size = getInt(f, 'length') ?? -1
-    const attr = Buffer.from(getBytes(f, 'attr') ?? new Uint8Array()).toString('latin1')
-    if (attr.includes('p')) { parts.push(Buffer.alloc(size)); continue }
-    const path = (getList(f, 'path') ?? []).map((c) => Buffer.from(c as Uint8Array).toString('utf8')).join('/')
-    const d = files.get(path)
-    if (d === undefined || d.length !== size) throw new UsageError(`seed: data for ${path} missing or of the wrong size`)
-    parts.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength))
-  }
-  return Buffer.concat(parts)
-}
+interface Held { id: number, torrent: SeedTorrent, layout: SeedLayout, bitfield: Buffer }
 
 /** The infohashes a peer may use for this info dict: SHA-1 (v1/hybrid) and truncated SHA-256 (v2/hybrid). */
 export function seedInfohashes (rawInfo: Buffer): Buffer[] {
@@ -106,33 +107,58 @@ export class PieceSeeder {
   private readonly sockets = new Set<Socket>()
   private readonly perIp = new Map<string, number>()
   private readonly bucket: TokenBucket
+  private readonly trees: HashTreeCache
+  private nextId = 1
   readonly peerId = Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)])
   readonly counters: PieceSeederCounters = {
     connections: 0, handshakes: 0, refused: 0, refusedLimit: 0, badRequests: 0, blocksServed: 0,
-    bytesServed: 0, piecesServed: 0, metadataServed: 0, errors: 0,
+    bytesServed: 0, piecesServed: 0, metadataServed: 0, hashRequests: 0, hashesServed: 0,
+    uncleHashesServed: 0, hashRejects: 0, v2Upgrades: 0, errors: 0,
   }
 
   constructor (private readonly opts: PieceSeederOptions = {}) {
     const rate = opts.uploadRate ?? 64 * 1024 * 1024
     if (!(rate > 0)) throw new UsageError('seed: uploadRate must be > 0')
     this.bucket = new TokenBucket(rate, Math.max(rate, 4 * MAX_BLOCK))
+    const budget = opts.hashTreeCacheBytes ?? 32 * 1024 * 1024
+    if (!(budget >= 0)) throw new UsageError('seed: hashTreeCacheBytes must be >= 0')
+    this.trees = new HashTreeCache(budget)
   }
 
-  /** Serve a torrent under its infohashes (default: those of its info dict). */
+  /**
+   * Serve a torrent under its infohashes (default: those of its info dict). Throws UsageError
+   * when the piece stream does not fit the info dict (see seedTorrentOf to build one).
+   */
   add (t: SeedTorrent, infohashes: Buffer[] = seedInfohashes(t.rawInfo)): void {
-    if (t.pieceLength <= 0 || t.data.length === 0) throw new UsageError('seed: torrent has no pieces')
-    const numPieces = Math.ceil(t.data.length / t.pieceLength)
-    const bitfield = Buffer.alloc(Math.ceil(numPieces / 8))
-    for (let i = 0; i < numPieces; i++) bitfield[i >> 3] |= 0x80 >> (i & 7)
-    const held: Held = { torrent: t, numPieces, bitfield }
+    if (!(t.pieceLength > 0) || t.data.length === 0) throw new UsageError('seed: torrent has no pieces')
+    const layout = seedLayout(t.rawInfo, t.pieceLength, t.data.length)
+    const bitfield = Buffer.alloc(Math.ceil(layout.numPieces / 8))
+    for (let i = 0; i < layout.numPieces; i++) bitfield[i >> 3] |= 0x80 >> (i & 7)
+    for (const ih of infohashes) if (ih.length !== 20) throw new UsageError('seed: infohashes are 20 bytes')
+    const held: Held = { id: this.nextId++, torrent: t, layout, bitfield }
+    const replaced = new Set<Held>()
     for (const ih of infohashes) {
-      if (ih.length !== 20) throw new UsageError('seed: infohashes are 20 bytes')
+      const old = this.torrents.get(ih.toString('hex'))
+      if (old !== undefined) replaced.add(old)
       this.torrents.set(ih.toString('hex'), held)
     }
+    for (const old of replaced) this.release(old)
   }
 
   remove (infohashes: Buffer[]): void {
-    for (const ih of infohashes) this.torrents.delete(ih.toString('hex'))
+    const gone = new Set<Held>()
+    for (const ih of infohashes) {
+      const h = this.torrents.get(ih.toString('hex'))
+      if (h !== undefined) gone.add(h)
+      this.torrents.delete(ih.toString('hex'))
+    }
+    for (const h of gone) this.release(h)
+  }
+
+  /** Drop the cached trees of a torrent no infohash serves any more. */
+  private release (h: Held): void {
+    for (const v of this.torrents.values()) if (v === h) return
+    this.trees.dropPrefix(`${h.id}:`)
   }
 
   async start (): Promise<{ host: string, port: number }> {
@@ -153,6 +179,9 @@ export class PieceSeeder {
 
   get openConnections (): number { return this.sockets.size }
 
+  /** Bytes of merkle trees held for hash requests. */
+  get hashTreeBytes (): number { return this.trees.bytes }
+
   private onConnection (s: Socket): void {
     const ip = s.remoteAddress ?? '?'
     const n = this.perIp.get(ip) ?? 0
@@ -164,7 +193,7 @@ export class PieceSeeder {
     this.counters.connections++
     this.sockets.add(s)
     this.perIp.set(ip, n + 1)
-    new SeedConnection(this, s, this.torrents, this.bucket, this.opts).run()
+    new SeedConnection(this, s, this.torrents, this.bucket, this.trees, this.opts).run()
     s.on('close', () => {
       this.sockets.delete(s)
       const k = (this.perIp.get(ip) ?? 1) - 1
@@ -181,14 +210,16 @@ export class PieceSeeder {
   }
 }
 
-interface Request { piece: number, begin: number, length: number }
+type Job =
+  | { kind: 'block', piece: number, begin: number, length: number }
+  | { kind: 'hashes', r: HashRequest, file: SeedFile, bytes: number }
 
 class SeedConnection {
   private readonly reader = new FrameReader(LIMITS.wireMaxFrame)
   private held: Held | null = null
   private theirMetadataId: number | undefined
   private choked = true
-  private readonly queue: Request[] = []
+  private readonly queue: Job[] = []
   private sending = false
   private closed = false
   private idle: NodeJS.Timeout | null = null
@@ -199,7 +230,7 @@ class SeedConnection {
 
   constructor (
     private readonly owner: PieceSeeder, private readonly s: Socket, private readonly torrents: Map<string, Held>,
-    private readonly bucket: TokenBucket, private readonly opts: PieceSeederOptions,
+    private readonly bucket: TokenBucket, private readonly trees: HashTreeCache, private readonly opts: PieceSeederOptions,
   ) {}
 
   run (): void {
@@ -246,7 +277,7 @@ class SeedConnection {
       if (held === undefined) { this.owner.counters.refused++; this.close(); return }
       this.held = held
       this.owner.counters.handshakes++
-      this.send(encodeHandshake(hs.infohash, this.owner.peerId))
+      this.send(encodeHandshake(this.replyInfohash(held, hs.infohash, hs.v2), this.owner.peerId))
       if (hs.extended) {
         this.send(extendedFrame(0, { m: { ut_metadata: OUR_UT_METADATA }, metadata_size: held.torrent.rawInfo.length, v: 'bbmesh 0.1', reqq: this.opts.maxQueuedRequests ?? 500 }))
       }
@@ -259,6 +290,19 @@ class SeedConnection {
     }
   }
 
+  /**
+   * BEP-52 upgrade path: a peer that sends a hybrid's SHA-1 infohash with the v2 reserved bit
+   * may be answered with the truncated v2 one, and then speaks v2 on this link (libtorrent
+   * sends hash requests only on such a link).
+   */
+  private replyInfohash (held: Held, theirs: Buffer, v2Bit: boolean): Buffer {
+    const v2 = held.layout.v2
+    if (!v2Bit || v2 === undefined || held.layout.v1?.equals(theirs) !== true) return theirs
+    if (this.torrents.get(v2.toString('hex')) !== held) return theirs
+    this.owner.counters.v2Upgrades++
+    return v2
+  }
+
   private onMessage (f: Buffer): void {
     const held = this.held as Held
     switch (f[0]) {
@@ -269,34 +313,59 @@ class SeedConnection {
         return
       case MSG.request: {
         if (f.length !== 13) throw new ProtocolError('request: bad length')
-        const r = { piece: f.readUInt32BE(1), begin: f.readUInt32BE(5), length: f.readUInt32BE(9) }
-        const pieceLen = Math.min(held.torrent.pieceLength, held.torrent.data.length - r.piece * held.torrent.pieceLength)
-        if (r.piece >= held.numPieces || r.length === 0 || r.length > MAX_BLOCK || r.begin + r.length > pieceLen) {
-          throw new ProtocolError(`request out of range: piece ${r.piece} begin ${r.begin} length ${r.length}`)
+        const piece = f.readUInt32BE(1); const begin = f.readUInt32BE(5); const length = f.readUInt32BE(9)
+        const l = held.layout
+        // A block starts inside the piece's data; in a v2-only file's short last piece it may
+        // run on into the zeros up to the piece boundary (seed-layout.ts).
+        if (piece >= l.numPieces || length === 0 || length > MAX_BLOCK || begin >= pieceDataSize(l, piece) || begin + length > pieceSpan(l, piece)) {
+          throw new ProtocolError(`request out of range: piece ${piece} begin ${begin} length ${length}`)
         }
         if (this.choked) return // BEP-3: requests while choked are dropped
-        if (this.queue.length >= (this.opts.maxQueuedRequests ?? 500)) throw new ProtocolError('too many queued requests')
-        this.queue.push(r)
-        this.pump()
+        this.enqueue({ kind: 'block', piece, begin, length })
         return
       }
       case MSG.cancel: {
         if (f.length !== 13) throw new ProtocolError('cancel: bad length')
         const p = f.readUInt32BE(1); const b = f.readUInt32BE(5); const l = f.readUInt32BE(9)
-        const i = this.queue.findIndex((r) => r.piece === p && r.begin === b && r.length === l)
+        const i = this.queue.findIndex((j) => j.kind === 'block' && j.piece === p && j.begin === b && j.length === l)
         if (i >= 0) this.queue.splice(i, 1)
         return
       }
       case MSG.hashRequest:
-        // Not served yet: reject with the request's own fields (BEP-52).
-        this.send(frame(MSG.hashReject, f.subarray(1)))
+        this.onHashRequest(held, f)
         return
       case MSG.extended:
         this.onExtended(f)
         return
       default:
-        // choke/unchoke/have/bitfield/port from a peer that downloads: nothing to do.
+        // choke/unchoke/have/bitfield/port/hashes/hash reject from a peer that downloads: nothing to do.
     }
+  }
+
+  /** BEP-52 msg 21: queue a `hashes` reply, or reject with the request's own fields. Served while choked too. */
+  private onHashRequest (held: Held, f: Buffer): void {
+    const r = decodeHashRequest(f.subarray(1)) // wrong size: ProtocolError, the link closes
+    const c = this.owner.counters
+    c.hashRequests++
+    const file = held.layout.byRoot.get(r.root.toString('hex'))
+    const cap = Math.min(MAX_HASHES_HARD, Math.max(this.opts.maxHashesPerRequest ?? 512, held.layout.pieceLength / BLOCK_SIZE))
+    const problem = file === undefined
+      ? 'unknown pieces root'
+      : hashRequestProblem(file.size, r, cap) ?? (this.trees.fits(file.size) ? undefined : 'merkle tree over the cache budget')
+    if (file === undefined || problem !== undefined) { this.rejectHashes(r); return }
+    const bytes = 4 + 1 + HASH_REQUEST_BYTES + (r.length + uncleCount(r.length, r.proofLayers)) * HASH_BYTES
+    this.enqueue({ kind: 'hashes', r, file, bytes })
+  }
+
+  private rejectHashes (r: HashRequest): void {
+    this.owner.counters.hashRejects++
+    this.send(frame(MSG.hashReject, encodeHashRequest(r)))
+  }
+
+  private enqueue (j: Job): void {
+    if (this.queue.length >= (this.opts.maxQueuedRequests ?? 500)) throw new ProtocolError('too many queued requests')
+    this.queue.push(j)
+    this.pump()
   }
 
   private onExtended (f: Buffer): void {
@@ -313,29 +382,22 @@ class SeedConnection {
     if (m.piece === pieces - 1) this.owner.counters.metadataServed++
   }
 
-  /** Send queued blocks while the rate limit and the socket allow. */
+  /** Send queued blocks and hashes while the rate limit and the socket allow. */
   private pump (): void {
     if (this.sending || this.closed) return
     const held = this.held as Held
     while (this.queue.length > 0 && !this.closed) {
-      const r = this.queue[0]
-      const wait = this.bucket.waitFor(r.length)
+      const j = this.queue[0]
+      const size = j.kind === 'block' ? j.length : j.bytes
+      const wait = this.bucket.waitFor(size)
       if (wait > 0) {
         this.sending = true
         this.wait = setTimeout(() => { this.wait = null; this.sending = false; this.pump() }, wait)
         return
       }
-      this.bucket.force(r.length)
+      this.bucket.force(size)
       this.queue.shift()
-      const off = r.piece * held.torrent.pieceLength + r.begin
-      const head = Buffer.allocUnsafe(13)
-      head.writeUInt32BE(9 + r.length, 0)
-      head[4] = MSG.piece
-      head.writeUInt32BE(r.piece, 5)
-      head.writeUInt32BE(r.begin, 9)
-      this.s.write(head)
-      const ok = this.send(held.torrent.data.subarray(off, off + r.length))
-      this.count(r, held)
+      const ok = j.kind === 'block' ? this.sendBlock(held, j.piece, j.begin, j.length) : this.sendHashes(held, j.r, j.file)
       if (!ok) {
         this.sending = true
         this.s.once('drain', () => { this.sending = false; this.pump() })
@@ -344,13 +406,38 @@ class SeedConnection {
     }
   }
 
-  private count (r: Request, held: Held): void {
+  private sendBlock (held: Held, piece: number, begin: number, length: number): boolean {
+    const off = piece * held.layout.pieceLength + begin
+    const head = Buffer.allocUnsafe(13)
+    head.writeUInt32BE(9 + length, 0)
+    head[4] = MSG.piece
+    head.writeUInt32BE(piece, 5)
+    head.writeUInt32BE(begin, 9)
+    this.s.write(head)
+    const ok = this.send(held.torrent.data.subarray(off, off + length))
     const c = this.owner.counters
     c.blocksServed++
-    c.bytesServed += r.length
-    const pieceLen = Math.min(held.torrent.pieceLength, held.torrent.data.length - r.piece * held.torrent.pieceLength)
-    const sent = (this.pieceBytes.get(r.piece) ?? 0) + r.length
-    if (sent >= pieceLen) { this.pieceBytes.delete(r.piece); c.piecesServed++ } else this.pieceBytes.set(r.piece, sent)
+    c.bytesServed += length
+    const sent = (this.pieceBytes.get(piece) ?? 0) + length
+    if (sent >= pieceDataSize(held.layout, piece)) { this.pieceBytes.delete(piece); c.piecesServed++ } else this.pieceBytes.set(piece, sent)
+    return ok
+  }
+
+  private sendHashes (held: Held, r: HashRequest, file: SeedFile): boolean {
+    const data = held.torrent.data
+    const tree = this.trees.get(`${held.id}:${file.root.toString('hex')}`,
+      () => FileHashTree.build(data.subarray(file.offset, file.offset + file.size)))
+    const c = this.owner.counters
+    if (!tree.node(tree.height, 0).equals(file.root)) {
+      // The bytes we hold are not the file the info dict names: never hand out hashes for them.
+      c.errors++
+      this.rejectHashes(r)
+      return true
+    }
+    const proof = tree.proof(r)
+    c.hashesServed++
+    c.uncleHashesServed += proof.length / HASH_BYTES - r.length
+    return this.send(frame(MSG.hashes, Buffer.concat([encodeHashRequest(r), proof])))
   }
 
   close (): void {

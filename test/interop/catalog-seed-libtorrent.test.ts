@@ -1,7 +1,8 @@
 // Seeding (issue 5, v1 pieces): real libtorrent 2.0 downloads a torrent from a bbmesh
 // PieceSeeder on loopback, given only the seeder as peer, and holds every piece (libtorrent
 // marks a piece had only after its hash check). v1 and hybrid, several files, a few pieces;
-// also a catalog shard, and a magnet-only download (info dict over ut_metadata first).
+// also a catalog shard, and a magnet-only download (info dict over ut_metadata first). v2-only
+// torrents and BEP-52 hash requests: seed-v2-libtorrent.test.ts.
 // Without python3-libtorrent these tests FAIL: requireLibtorrent() throws, nothing skips.
 
 import { test, before, after } from 'node:test'
@@ -60,6 +61,8 @@ for (const mode of ['v1', 'hybrid'] as CreateMode[]) {
       const t = createTorrentFromMemory({ name, files: [...files].map(([p, data]) => ({ path: p.split('/'), data })) }, { mode, pieceLength: 16 * 1024 })
       seeder.add({ rawInfo: t.rawInfo, pieceLength: t.info.pieceLength, data: v1PieceData(t.rawInfo, files) })
       const before = seeder.counters.bytesServed
+      const upgrades = seeder.counters.v2Upgrades
+      const rejects = seeder.counters.hashRejects
       const save = mkdtempSync(join(dir, 'dl-'))
       const ih = (t.info.infohashV1 as Buffer).toString('hex')
       const r = await net.download({ session: 0, savePath: save, peers: [['127.0.0.1', port]], ...(magnet ? { infohash: ih } : { torrent: t.torrent }) })
@@ -69,6 +72,12 @@ for (const mode of ['v1', 'hybrid'] as CreateMode[]) {
       assert.equal(r.hashFailures, 0)
       for (const [p, data] of files) await assertOnDisk(join(save, name, p), data, p)
       assert.ok(seeder.counters.bytesServed - before >= t.info.totalSize)
+      // Given a hybrid's .torrent, libtorrent sends the SHA-1 hash with the v2 reserved bit; the
+      // seeder answers with the truncated v2 hash (BEP-52 upgrade) and libtorrent accepts the
+      // link (else no piece would have come). From a SHA-1 magnet it knows no v2 hash: no bit.
+      if (mode === 'hybrid' && !magnet) assert.ok(seeder.counters.v2Upgrades > upgrades, 'upgraded to v2')
+      else assert.equal(seeder.counters.v2Upgrades, upgrades)
+      assert.equal(seeder.counters.hashRejects, rejects)
     })
   }
 }
