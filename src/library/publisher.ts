@@ -10,6 +10,10 @@
 // same torrents; the last published index is kept on disk only so that the shard split (`bits`)
 // stays the same across restarts (catalog.ts chooseBits), and the pointer is put with keepSame
 // so an unchanged catalog keeps its seq.
+//
+// The build hashes every byte of the catalog (seconds per 100k torrents): given a `builder`
+// (catalog-builder.ts workerCatalogBuilder: a worker thread reading the store by its path) it
+// runs off the event loop; without one it runs here, which only small libraries and tests do.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,12 +21,12 @@ import type { DhtNode } from '../../crawler/dht-node.js'
 import { AbortedError, BbmeshError, errorMessage, isExpected } from '../core/errors.js'
 import { silentLogger, type Logger } from '../core/logger.js'
 import { buildCatalog, recordsFromStore, type Catalog, type TorrentPager } from './catalog.js'
+import { catalogSourceFilter, type CatalogBuilder } from './catalog-builder.js'
 import { decodeIndex, type CatalogIndex } from './catalog-format.js'
 import { PieceSeeder, seedInfohashes, type PieceSeederOptions } from './piece-seeder.js'
 import { putPointer, PointerRepublisher, POINTER_REPUBLISH_MS } from './pointer-dht.js'
 import { pointerTarget, saltBytes, type PointerSigner } from './pointer.js'
 import type { PointerStore } from './pointer-store.js'
-import type { TorrentRecord } from '../torrent/types.js'
 
 /** How often the publisher checks whether the library changed (and rebuilds if so). */
 export const REBUILD_CHECK_MS = 10 * 60 * 1000
@@ -56,6 +60,11 @@ export interface CatalogPublisherOptions {
   retryMs?: number
   /** Cap on the catalog's bytes (default LIMITS.catalogMaxBytes). */
   maxBytes?: number
+  /**
+   * Builds the catalog of the same library elsewhere (workerCatalogBuilder(dbPath): a worker
+   * thread); default: buildCatalog(recordsFromStore(library)) on this thread. Aborted by close().
+   */
+  builder?: CatalogBuilder
   logger?: Logger
 }
 
@@ -90,6 +99,8 @@ export class CatalogPublisher {
   private retry: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   private closed = false
+  /** Aborted by close(): stops a build in flight. */
+  private readonly abort = new AbortController()
   private readonly st: PublishStatus
 
   constructor (private readonly opts: CatalogPublisherOptions) {
@@ -110,6 +121,7 @@ export class CatalogPublisher {
     const at = await this.seeder.start()
     this.st.seeder = at
     await this.cycle(true)
+    if (this.closed) return this.status() // closed during the first build: start no timers
     const every = (ms: number, fn: () => void): void => {
       const t = setInterval(fn, ms)
       t.unref()
@@ -144,7 +156,8 @@ export class CatalogPublisher {
     try {
       const mark = this.opts.library.changeMark()
       if (force || this.catalog === null || mark !== this.mark) {
-        this.rebuild()
+        await this.rebuild()
+        if (this.closed) return
         this.mark = mark
       }
       const cat = this.catalog as Catalog
@@ -155,6 +168,7 @@ export class CatalogPublisher {
       delete this.st.last_error
     } catch (err) {
       if (!isExpected(err) && !(err instanceof BbmeshError)) throw err
+      if (this.closed) return // the build close() aborted: nothing to report or retry
       this.st.last_error = errorMessage(err)
       this.log.warn({ err: errorMessage(err) }, 'publish failed; retrying')
       this.scheduleRetry()
@@ -168,14 +182,18 @@ export class CatalogPublisher {
   }
 
   /** Build the catalog of the library and swap what the seeder serves. */
-  private rebuild (): void {
+  private async rebuild (): Promise<void> {
     const t0 = Date.now()
     const previous = this.loadPrevious()
-    const filter = this.opts.includeCatalogs === true ? undefined : (t: TorrentRecord): boolean => !t.source.startsWith('catalog')
-    const cat = buildCatalog(recordsFromStore(this.opts.library, { filter }), {
-      ...(previous !== null ? { previous } : {}),
-      ...(this.opts.maxBytes !== undefined ? { maxBytes: this.opts.maxBytes } : {}),
-    })
+    const includeCatalogs = this.opts.includeCatalogs === true
+    const maxBytes = this.opts.maxBytes
+    const cat = this.opts.builder !== undefined
+      ? await this.opts.builder({ previous, includeCatalogs, ...(maxBytes !== undefined ? { maxBytes } : {}), signal: this.abort.signal })
+      : buildCatalog(recordsFromStore(this.opts.library, { filter: catalogSourceFilter(includeCatalogs) }), {
+        ...(previous !== null ? { previous } : {}),
+        ...(maxBytes !== undefined ? { maxBytes } : {}),
+      })
+    if (this.closed) return // closed while the worker built: the seeder is going away
     const old = this.catalog
     if (old !== null && old.infohash.equals(cat.infohash)) {
       this.log.debug({ infohash: cat.infohash.toString('hex') }, 'library changed but the catalog is the same')
@@ -202,6 +220,7 @@ export class CatalogPublisher {
 
   private async put (cat: Catalog): Promise<void> {
     const put = await putPointer(this.opts.dht, this.opts.signer, cat.infohash, { store: this.opts.pointers, salt: this.salt, keepSame: true })
+    if (this.closed) return // no republisher may start after close()
     this.pointerIh = cat.infohash
     this.st.seq = put.seq
     this.st.stored = put.stored
@@ -261,6 +280,7 @@ export class CatalogPublisher {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.abort.abort(new AbortedError('publisher closed'))
     for (const t of this.timers) clearInterval(t)
     if (this.retry !== null) clearTimeout(this.retry)
     await this.republisher?.stop()

@@ -38,6 +38,7 @@ import { networkSearch } from '../search/network-search.js'
 import { scorer } from '../search/rank.js'
 import { ed25519Verify } from '../library/pointer.js'
 import { CatalogPublisher, type PublishStatus } from '../library/publisher.js'
+import { workerCatalogBuilder } from '../library/catalog-builder.js'
 import { PointerStore } from '../library/pointer-store.js'
 
 export interface HarvestStats {
@@ -226,6 +227,8 @@ export class HarvesterNode {
       seeder: { host: c.host, port: c.seedPort },
       includeCatalogs: p.includeCatalogs === true,
       ...(p.rebuildCheckMs !== undefined ? { rebuildCheckMs: p.rebuildCheckMs } : {}),
+      // The build reads the store in a worker thread: the DHT, the links and the API keep running.
+      builder: workerCatalogBuilder(join(c.dataDir, 'index.sqlite')),
       logger: this.log.child({ component: 'publisher' }),
     })
     const st = await this.catalog.start()

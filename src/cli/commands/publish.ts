@@ -11,10 +11,11 @@ import { UsageError } from '../../core/errors.js'
 import { loadPublisherKey, btpkMagnet } from '../../identity/publisher-key.js'
 import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase } from '../passphrase.js'
 import { saltFlag } from './key.js'
-import { openForWriting } from '../store-access.js'
+import { indexPath, openForWriting } from '../store-access.js'
 import { startCommandDht } from '../../node/command-dht.js'
 import { CatalogPublisher, REBUILD_CHECK_MS, type PublishStatus } from '../../library/publisher.js'
 import { PointerStore } from '../../library/pointer-store.js'
+import { workerCatalogBuilder } from '../../library/catalog-builder.js'
 import { Progress } from '../progress.js'
 import { waitForStop } from '../signals.js'
 import { formatBytes } from '../output.js'
@@ -94,6 +95,8 @@ ${configHelp(PUBLISH_KEYS)}
         seeder: { host: config.host, port: config.peerPort, ...(uploadRate !== undefined ? { uploadRate } : {}) },
         includeCatalogs: p.values['include-catalogs'] === true,
         ...(rebuildCheckMs !== undefined ? { rebuildCheckMs } : {}),
+        // Built in a worker thread from the same file, so the DHT node keeps answering meanwhile.
+        builder: workerCatalogBuilder(indexPath(config.dataDir)),
         logger: log.child({ component: 'publisher' }),
       })
       const pub = publisher
