@@ -235,11 +235,15 @@ test('setRegion steers the targets of a running sampler and which nodes it asks'
     s.setRegion(region)
     assert.deepEqual(s.getRegions(), [region])
     const before = mine().length
+    // Queries already sent under the whole keyspace may still land after the switch (a busy
+    // machine delays them): at most as many as were in flight then.
+    const stale = s.snapshot().inflight
+    const inside = (a: Asked): boolean => (a.target[0] & 0xf0) === 0x90 && a.node === 4
     await until(() => s.snapshot().outOfRegion > 0, 20_000)
-    for (const a of mine().slice(before)) {
-      assert.equal(a.target[0] & 0xf0, 0x90, 'target outside 9/4')
-      assert.equal(a.node, 4, 'only node 4 (ID 9...) is in 9/4')
-    }
+    // Every node was asked once already and advertises interval 300 s, so nothing new need
+    // be asked here; what must not happen is a query outside 9/4 that was not in flight.
+    const outside = mine().slice(before).filter((a) => !inside(a))
+    assert.ok(outside.length <= stale, `${outside.length} queries outside 9/4 after the switch, ${stale} were in flight`)
     // Node 4, and any other test's harvester node whose random ID happens to start with 9.
     assert.ok(s.snapshot().nodesInRegion >= 1)
   } finally {
