@@ -195,7 +195,7 @@ export class HarvesterNode {
       this.fetcher = fetcher
       this.started = Date.now()
       if (keys.length > 0) await this.startCooperative(keys, dht)
-      this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList(), extensions: this.extensionTraffic() }))
+      this.status = new StatusFile(c.dataDir, () => ({ stats: this.stats(), members: this.memberList(), extensions: this.extensionTraffic(), ...(this.catalog !== null ? { catalog: { ...this.catalog.status(), bytes_served: this.catalog.seederCounters.bytesServed } } : {}) }))
       this.status.start()
       if (this.opts.api !== false) {
         this.api = new ApiServer(this.apiBackend(), { host: c.apiHost, port: c.apiPort, dataDir: c.dataDir, logger: this.log.child({ component: 'api' }) })

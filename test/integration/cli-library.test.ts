@@ -13,7 +13,7 @@ import { openStore } from '../../src/store/index.js'
 import { syntheticTorrent } from '../../src/torrent/synthetic.js'
 import type { CreateMode } from '../../src/torrent/create.js'
 import type { TorrentRecord } from '../../src/torrent/types.js'
-import { spawnCli, runCli, killAll, type CliProcess } from '../helpers/cli.js'
+import { spawnCli, runCli, killAll, poll, type CliProcess } from '../helpers/cli.js'
 
 const NET = 64
 const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
@@ -119,6 +119,21 @@ test('bbmesh harvest --publish publishes the index from inside the harvester; fe
   assert.equal(sum.public_key, key)
   assert.equal(sum.salt_hex, Buffer.from('main').toString('hex'))
   assert.equal(sum.imported, 200)
+  // `bbmesh stats` beside it shows what the harvester publishes.
+  // (status.json is rewritten every 2 s: wait for the one written after the fetch.)
+  const cat = await poll('stats showing the served catalog', async () => {
+    const st = await runCli(['stats', '--data-dir', dir, '--json'])
+    assert.equal(st.code, 0, st.stderr)
+    const c = st.json[0].catalog as Record<string, unknown> | null
+    return c !== null && (c.bytes_served as number) > 0 ? c : undefined
+  }, 30_000, 500)
+  assert.equal(cat.public_key, key)
+  assert.equal(cat.infohash, sum.infohash)
+  assert.equal(cat.records, 200)
+  assert.equal(cat.seq, 1)
+  assert.ok((cat.bytes_served as number) > 0, 'the fetch was served by the harvester')
+  const text = await runCli(['stats', '--data-dir', dir])
+  assert.match(text.stdout, /publishing +catalog [0-9a-f]{40}: 200 torrents, 1 shards/)
   h.signal('SIGTERM')
   assert.equal((await h.waitExit()).code, 0, h.stderr)
 })

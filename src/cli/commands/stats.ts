@@ -12,7 +12,7 @@ import type { Store, StoreStats } from '../../store/index.js'
  * What `bbmesh stats --json` prints (and GET /api/stats of `bbmesh serve` answers): the index's
  * counts, and the live counters of a harvester running on the data directory, if one runs.
  */
-export function statsReport (store: Store, dataDir: string): StoreStats & { running: boolean, members: number, fetched_from_swarm: number, fetched_from_members: number, owner_timeouts: number, samples_forwarded: number, samples_received: number, pushed: number, extensions: unknown } {
+export function statsReport (store: Store, dataDir: string): StoreStats & { running: boolean, members: number, fetched_from_swarm: number, fetched_from_members: number, owner_timeouts: number, samples_forwarded: number, samples_received: number, pushed: number, extensions: unknown, catalog: CatalogStatus | null } {
   const s = store.stats()
   const st = readStatus(dataDir)
   const live = st === null ? null : st.stats as Record<string, number>
@@ -28,7 +28,24 @@ export function statsReport (store: Store, dataDir: string): StoreStats & { runn
         pushed: live.pushed ?? 0,
         extensions: st?.extensions ?? {},
       }
-  return { ...s, running: st !== null, ...coop }
+  return { ...s, running: st !== null, ...coop, catalog: catalogOf(st?.catalog) }
+}
+
+/** What a harvester publishing its index (harvest --publish) reports of its catalog. */
+export interface CatalogStatus { infohash?: string, public_key: string, records: number, shards: number, bytes: number, seq?: number, stored: number, bytes_served: number, last_error?: string }
+
+function catalogOf (v: unknown): CatalogStatus | null {
+  if (typeof v !== 'object' || v === null) return null
+  const c = v as Record<string, unknown>
+  if (typeof c.public_key !== 'string' || typeof c.records !== 'number') return null
+  const num = (x: unknown): number => typeof x === 'number' ? x : 0
+  return {
+    ...(typeof c.infohash === 'string' ? { infohash: c.infohash } : {}),
+    public_key: c.public_key, records: c.records, shards: num(c.shards), bytes: num(c.bytes),
+    ...(typeof c.seq === 'number' ? { seq: c.seq } : {}),
+    stored: num(c.stored), bytes_served: num(c.bytes_served),
+    ...(typeof c.last_error === 'string' ? { last_error: c.last_error } : {}),
+  }
 }
 
 export const statsCommand: Command = {
@@ -41,7 +58,9 @@ Options:
                   by_version {v1, v2, hybrid}, db_bytes, running, and from a running
                   harvester: members, fetched_from_swarm, fetched_from_members, owner_timeouts,
                   samples_forwarded, samples_received, pushed, extensions
-                  {name: {bytes_in, bytes_out, messages_in, messages_out}}
+                  {name: {bytes_in, bytes_out, messages_in, messages_out}}, and catalog
+                  (harvest --publish: infohash, public_key, records, shards, bytes, seq,
+                  stored, bytes_served, last_error) or null
 ${configHelp(['dataDir'])}`,
   async run (argv, out) {
     const p = parse(argv, { json: { type: 'boolean' } }, ['dataDir', 'config'], false)
@@ -56,6 +75,7 @@ ${configHelp(['dataDir'])}`,
         `fetch queue       ${s.queue} (${s.queue_leased} being fetched, ${s.queue_failed} given up)`,
         `database          ${formatBytes(s.db_bytes)}`,
         ...(!s.running ? ['harvester         not running'] : [`members           ${s.members} (fetched from swarm ${s.fetched_from_swarm}, from members ${s.fetched_from_members})`]),
+        ...(s.catalog === null ? [] : [`publishing        catalog ${s.catalog.infohash ?? '(building)'}: ${s.catalog.records} torrents, ${s.catalog.shards} shards, ${formatBytes(s.catalog.bytes)}, pointer seq ${s.catalog.seq ?? '-'} on ${s.catalog.stored} nodes, served ${formatBytes(s.catalog.bytes_served)}${s.catalog.last_error !== undefined ? `; last error: ${s.catalog.last_error}` : ''}`]),
       ].join('\n'))
       return 0
     } finally {
