@@ -57,6 +57,10 @@ export class Store {
   pageTorrents (afterId: number, limit: number): StoredTorrent[] { return this.torrents.page(afterId, limit) }
   pageSharedKeys (afterId: number, limit: number): { keys: Buffer[], lastId: number | null } { return this.torrents.pageSharedKeys(afterId, limit) }
   count (): number { return this.torrents.count() }
+  /** Torrents whose DHT key is in [lo, hi) (hi null: no bound), files included (Torrents.keyRange). */
+  torrentsInKeyRange (lo: Uint8Array, hi: Uint8Array | null, opts?: { limit?: number, excludeCatalogs?: boolean }): StoredTorrent[] { return this.torrents.keyRange(lo, hi, opts) }
+  /** Rows a catalog would list before its hash checks, with or without `catalog*` sources. */
+  countForCatalog (includeCatalogs: boolean): number { return this.torrents.countForCatalog(includeCatalogs) }
   /** Changes whenever torrents are added or removed (see Torrents.changeMark). */
   changeMark (): string { return this.torrents.changeMark() }
 

@@ -211,6 +211,52 @@ export class TorrentStore {
     })
   }
 
+  /**
+   * The torrents whose 20-byte DHT key (ih_v1, else ih_v2_20: catalog-format.ts dhtKey) lies in
+   * [lo, hi), hi null meaning no upper bound, files included, at most `limit` rows (in no
+   * particular order). Two range scans on the unique hash indexes, no table scan: a catalog
+   * builder reads one shard's prefix at a time with it. `excludeCatalogs` leaves out records
+   * imported from catalogs (source `catalog*`), as a publisher does by default.
+   */
+  keyRange (lo: Uint8Array, hi: Uint8Array | null, opts: { limit?: number, excludeCatalogs?: boolean } = {}): StoredTorrent[] {
+    checkIh20(lo, 'keyRange')
+    if (hi !== null) checkIh20(hi, 'keyRange')
+    const limit = opts.limit ?? -1 // SQLite: a negative LIMIT is no limit
+    const filter = opts.excludeCatalogs === true ? ` AND substr(source, 1, 7) <> 'catalog'` : ''
+    const upper = (col: string): string => hi === null ? '' : ` AND ${col} < @hi`
+    const params = hi === null ? { lo: asBuffer(lo), limit } : { lo: asBuffer(lo), hi: asBuffer(hi), limit }
+    return this.#db.read('reading torrents by key range', () => {
+      // `ih_v1 >= @lo` implies ih_v1 IS NOT NULL, so SQLite uses the partial unique indexes.
+      const v1 = this.#db.prepare(`SELECT ${SELECT_COLUMNS} FROM torrents WHERE ih_v1 >= @lo${upper('ih_v1')}${filter} LIMIT CAST(@limit AS INTEGER)`)
+        .all(params) as TorrentRow[]
+      const room = limit < 0 ? -1 : limit - v1.length
+      const v2 = room === 0
+        ? []
+        : this.#db.prepare(`SELECT ${SELECT_COLUMNS} FROM torrents WHERE ih_v2_20 >= @lo${upper('ih_v2_20')} AND ih_v1 IS NULL${filter} LIMIT CAST(@limit AS INTEGER)`)
+          .all({ ...params, limit: room }) as TorrentRow[]
+      const rows = v1.concat(v2)
+      if (rows.length === 0) return []
+      const files = this.#db.prepare('SELECT torrent_id, path, size, pieces_root FROM files WHERE torrent_id IN (SELECT value FROM json_each(?)) ORDER BY torrent_id, idx')
+        .all(JSON.stringify(rows.map((r) => r.id))) as Array<FileRow & { torrent_id: number }>
+      const byId = new Map<number, FileRow[]>()
+      for (const f of files) {
+        let l = byId.get(f.torrent_id)
+        if (l === undefined) byId.set(f.torrent_id, l = [])
+        l.push(f)
+      }
+      return rows.map((r) => rowToRecord(r, byId.get(r.id) ?? []))
+    })
+  }
+
+  /**
+   * Rows a catalog of this store would list before any hash check: all of them (from the
+   * counters), or without `catalog*` sources (one scan).
+   */
+  countForCatalog (includeCatalogs: boolean): number {
+    if (includeCatalogs) return this.count()
+    return this.#db.read('counting torrents', () => this.#db.prepare(`SELECT count(*) FROM torrents WHERE substr(source, 1, 7) <> 'catalog'`).pluck().get() as number)
+  }
+
   page (afterId: number, limit: number): StoredTorrent[] {
     return this.#db.read('reading torrents', () => {
       const rows = this.#db.prepare(`SELECT ${SELECT_COLUMNS} FROM torrents WHERE id > ? ORDER BY id LIMIT ?`)
