@@ -161,3 +161,31 @@ test('bbmesh fetch: bad arguments exit 2 with a clear message; a key nobody publ
   assert.equal(p.code, 1, p.stderr)
   assert.match(p.stderr, /keygen/)
 })
+
+test('bbmesh fetch stopped by SIGINT exits 130 and keeps what it imported; run again, it resumes without the shards it had', { timeout: 240_000 }, async (t) => {
+  t.after(killAll)
+  const bootstrap = await testnet(t)
+  const pubDir = tempDir(t, 'publish-slow')
+  fill(pubDir, 'cli-resume', 3000)
+  const key = await keygen(pubDir)
+  // A slow seeder (300 KB/s for a catalog of about 1.5 MB), so the fetch is stopped mid-way.
+  const pub = spawnCli(['publish', '--data-dir', pubDir, ...net(bootstrap), '--peer-port', '0', '--upload-rate', '300000', '--progress', 'off'], { t })
+  await published(pub, 1)
+  const fetchDir = tempDir(t, 'fetch-resume')
+  const f = spawnCli(['fetch', key, '--data-dir', fetchDir, ...net(bootstrap), '--progress', 'off'], { t })
+  // Wait until at least one shard is imported (the fetch records it in pending.json).
+  const imported = (): number => { try { return count(fetchDir) } catch { return 0 } } // no index file yet: 0
+  await f.waitFor('a shard imported', () => imported() > 0 ? true : undefined, 60_000, 50)
+  f.signal('SIGINT')
+  const exit = await f.waitExit()
+  assert.equal(exit.code, 130, f.stderr)
+  assert.match(f.stderr, /interrupted; run it again to resume/)
+  const part = count(fetchDir)
+  assert.ok(part > 0 && part < 3000, `partly imported: ${part}`)
+  const s = await fetchJson([key, '--data-dir', fetchDir, ...net(bootstrap)])
+  assert.ok((s.shards_resumed as number) >= 1, JSON.stringify(s))
+  assert.equal((s.shards_resumed as number) + (s.shards_fetched as number), s.shards)
+  assert.equal(s.imported, 3000 - part)
+  assert.equal(count(fetchDir), 3000)
+})
+
