@@ -20,8 +20,9 @@ import { keygenCommand } from './commands/keygen.js'
 import { keyCommand } from './commands/key.js'
 import { publishCommand } from './commands/publish.js'
 import { fetchCommand } from './commands/fetch.js'
+import { catalogsCommand } from './commands/catalogs.js'
 
-export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand, publishCommand, fetchCommand]
+export const COMMANDS: readonly Command[] = [harvestCommand, searchCommand, serveCommand, statsCommand, importCommand, exportCommand, membersCommand, demoCommand, testnetCommand, configCommand, communityCommand, makeTorrentCommand, keygenCommand, keyCommand, publishCommand, fetchCommand, catalogsCommand]
 
 export const VERSION = '0.1.0'
 

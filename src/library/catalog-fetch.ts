@@ -15,7 +15,7 @@
 // no longer lists are counted, not deleted: records once imported stay in the index.
 
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DhtNode } from '../../crawler/dht-node.js'
 import type { PeerAddr } from '../core/compact.js'
@@ -126,6 +126,7 @@ export async function fetchCatalog (o: CatalogFetchOptions): Promise<CatalogFetc
   if (old !== null && old.ih === ihHex) {
     // The index we imported last is the one the pointer names: nothing to download.
     Object.assign(sum, { up_to_date: true, records: old.index.records, shards: old.index.shards.length, shards_kept: old.index.shards.length, ms: Date.now() - t0 })
+    atomicWrite(dir, 'state.json', JSON.stringify({ ih: ihHex, public_key: sum.public_key, ...(sum.salt_hex !== undefined ? { salt_hex: sum.salt_hex } : {}), seq: pointer.seq, records: sum.records, shards: sum.shards, fetched_at: new Date().toISOString() }) + '\n')
     progress.stage = 'done'
     tell()
     return sum
@@ -194,7 +195,7 @@ export async function fetchCatalog (o: CatalogFetchOptions): Promise<CatalogFetc
   }
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, Math.max(1, todo.length)) }, worker))
 
-  writeState(dir, ihHex, indexFile)
+  writeState(dir, ihHex, indexFile, { public_key: sum.public_key, ...(sum.salt_hex !== undefined ? { salt_hex: sum.salt_hex } : {}), seq: pointer.seq, records: index.records, shards: index.shards.length, fetched_at: new Date().toISOString() })
   rmSync(join(dir, 'pending.json'), { force: true })
   sum.ms = Date.now() - t0
   progress.stage = 'done'
@@ -274,9 +275,43 @@ function readState (dir: string): State | null {
   }
 }
 
-function writeState (dir: string, ih: string, indexFile: Buffer): void {
+function writeState (dir: string, ih: string, indexFile: Buffer, about: Omit<FetchedCatalog, 'infohash' | 'dir'>): void {
   atomicWrite(dir, 'index', indexFile)
-  atomicWrite(dir, 'state.json', JSON.stringify({ ih }) + '\n')
+  atomicWrite(dir, 'state.json', JSON.stringify({ ih, ...about }) + '\n')
+}
+
+/** A catalog fetched into this data directory (catalogs/<target>/state.json). */
+export interface FetchedCatalog {
+  public_key: string
+  salt_hex?: string
+  infohash: string
+  seq: number
+  records: number
+  shards: number
+  /** ISO time of the last fetch that completed. */
+  fetched_at: string
+  dir: string
+}
+
+/** The catalogs fetched into a data directory, by the state each fetch left (unreadable ones left out). */
+export function listFetchedCatalogs (dataDir: string): FetchedCatalog[] {
+  const root = join(dataDir, 'catalogs')
+  let names: string[]
+  try { names = readdirSync(root) } catch { return [] }
+  const out: FetchedCatalog[] = []
+  for (const n of names.filter((x) => /^[0-9a-f]{40}$/.test(x)).sort().slice(0, 10_000)) {
+    try {
+      const st = JSON.parse(readFileSync(join(root, n, 'state.json'), 'utf8')) as Record<string, unknown>
+      if (typeof st.ih !== 'string' || typeof st.public_key !== 'string' || !/^[0-9a-f]{64}$/.test(st.public_key)) continue
+      const salt = typeof st.salt_hex === 'string' && /^([0-9a-f]{2}){1,64}$/.test(st.salt_hex) ? st.salt_hex : undefined
+      out.push({
+        public_key: st.public_key, ...(salt !== undefined ? { salt_hex: salt } : {}), infohash: st.ih,
+        seq: typeof st.seq === 'number' ? st.seq : 0, records: typeof st.records === 'number' ? st.records : 0,
+        shards: typeof st.shards === 'number' ? st.shards : 0, fetched_at: typeof st.fetched_at === 'string' ? st.fetched_at : '', dir: join(root, n),
+      })
+    } catch { /* no state yet (a fetch that never completed) or a damaged file */ }
+  }
+  return out
 }
 
 function readPending (dir: string, ih: string): { done: Set<string> } {

@@ -93,12 +93,24 @@ test('bbmesh publish, then bbmesh fetch by public key: every record imported; a 
   fill(pubDir, 'cli-pub', 1, 3000)
   const second = await published(pub, 2)
   assert.notEqual(second.infohash, first.infohash)
-  const s2 = await fetchJson([key, '--data-dir', fetchDir, ...net(bootstrap)])
+  // `fetch --all`: every catalog fetched before (here the one), again.
+  const s2 = await fetchJson(['--all', '--data-dir', fetchDir, ...net(bootstrap)])
+  assert.equal(s2.public_key, key)
   assert.equal(s2.seq, 2)
   assert.equal(s2.imported, 1)
   assert.equal(s2.shards_fetched, 1)
   assert.ok((s2.shards_kept as number) >= 3, JSON.stringify(s2))
   assert.equal(count(fetchDir), 3001)
+  // `bbmesh catalogs` lists it, as of the last fetch.
+  const cats = await runCli(['catalogs', '--data-dir', fetchDir, '--json'])
+  assert.equal(cats.code, 0, cats.stderr)
+  const list = cats.json[0].catalogs as Array<Record<string, unknown>>
+  assert.equal(list.length, 1)
+  assert.equal(list[0].public_key, key)
+  assert.equal(list[0].infohash, second.infohash)
+  assert.equal(list[0].seq, 2)
+  assert.equal(list[0].records, 3001)
+  assert.equal(list[0].magnet, `magnet:?xs=urn:btpk:${key}`)
 
   pub.signal('SIGTERM')
   const exit = await pub.waitExit()
@@ -147,6 +159,7 @@ test('bbmesh fetch: bad arguments exit 2 with a clear message; a key nobody publ
     [['magnet:?xt=urn:btih:' + '0'.repeat(40)], /xs=urn:btpk/],
     [['a'.repeat(64), '--peer', 'nohost'], /--peer "nohost" is not HOST:PORT/],
     [['a'.repeat(64), '--timeout', '5'], /--timeout must be an integer/],
+    [['a'.repeat(64), '--all'], /--all fetches every catalog fetched before/],
   ] as Array<[string[], RegExp]>) {
     const r = await runCli(['fetch', ...args, '--data-dir', dir])
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)

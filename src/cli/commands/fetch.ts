@@ -8,7 +8,7 @@ import { parse, configHelp } from '../args.js'
 import { loadConfig } from '../../config/load.js'
 import type { ConfigKey } from '../../config/defaults.js'
 import { createLogger } from '../../core/logger.js'
-import { AbortedError, UsageError } from '../../core/errors.js'
+import { AbortedError, BbmeshError, UsageError } from '../../core/errors.js'
 import { LIMITS } from '../../core/limits.js'
 import type { PeerAddr } from '../../core/compact.js'
 import { parseHostPort } from '../../node/bootstrap.js'
@@ -16,7 +16,7 @@ import { startCommandDht } from '../../node/command-dht.js'
 import { openForWriting } from '../store-access.js'
 import { saltFlag } from './key.js'
 import { intFlag } from './publish.js'
-import { fetchCatalog, type CatalogFetchProgress, type CatalogFetchSummary } from '../../library/catalog-fetch.js'
+import { fetchCatalog, listFetchedCatalogs, type CatalogFetchProgress, type CatalogFetchSummary } from '../../library/catalog-fetch.js'
 import { PointerStore } from '../../library/pointer-store.js'
 import { downloadTorrent } from '../../library/piece-downloader.js'
 import { fetchMetadata } from '../../../crawler/metadata-fetcher.js'
@@ -67,6 +67,7 @@ export const fetchCommand: Command = {
   name: 'fetch',
   summary: 'fetch a publisher\'s catalog by public key (BEP-46) and import it into the local index',
   help: () => `Usage: bbmesh fetch PUBKEY [--salt S] [options]
+       bbmesh fetch --all [options]
 
 PUBKEY is the publisher's public key (64 hex digits, \`bbmesh key show\` on their side) or
 its BEP-46 magnet (magnet:?xs=urn:btpk:<key>[&s=<salt hex>]). Gets the pointer from the DHT
@@ -79,7 +80,12 @@ others are imported. A fetch stopped half-way resumes where it was. Prints a sum
 0 when the catalog was fetched, 1 when it could not be (no pointer, no peer, bad data), 130
 when interrupted.
 
+With --all, every catalog fetched into this data directory before (\`bbmesh catalogs\` lists
+them) is fetched again, one after the other: each downloads only what changed. A catalog that
+fails is reported and the others go on; the exit is 1 if any failed.
+
 Options:
+  --all                          fetch again every catalog fetched before
   --salt S                       the BEP-44 salt the catalog is published under (UTF-8)
   --peer HOST:PORT               also try this peer (repeatable), besides those the DHT gives
   --timeout MS                   deadline for each catalog torrent (default 120000)
@@ -89,12 +95,10 @@ ${configHelp(FETCH_KEYS)}
   (fetch only dials out: --peer-port is accepted so one config serves every command)
   -h, --help`,
   async run (argv, out) {
-    const p = parse(argv, { salt: { type: 'string' }, peer: { type: 'string', multiple: true }, timeout: { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' } }, FETCH_KEYS, true)
-    if (p.positionals.length !== 1) throw new UsageError('expected one PUBKEY (the publisher\'s public key or BEP-46 magnet)')
-    const who = parsePublisher(p.positionals[0])
-    const flagSalt = saltFlag(p.values.salt)
-    if (flagSalt !== undefined && who.salt !== undefined && !flagSalt.equals(who.salt)) throw new UsageError('--salt differs from the salt in the magnet')
-    const salt = flagSalt ?? who.salt
+    const p = parse(argv, { salt: { type: 'string' }, peer: { type: 'string', multiple: true }, timeout: { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' } }, FETCH_KEYS, true)
+    const all = p.values.all === true
+    if (all && (p.positionals.length > 0 || p.values.salt !== undefined)) throw new UsageError('--all fetches every catalog fetched before: it takes no PUBKEY and no --salt')
+    if (!all && p.positionals.length !== 1) throw new UsageError('expected one PUBKEY (the publisher\'s public key or BEP-46 magnet), or --all')
     const peers: PeerAddr[] = ((p.values.peer as string[] | undefined) ?? []).map((s) => {
       try { return parseHostPort(s) } catch { throw new UsageError(`--peer ${JSON.stringify(s)} is not HOST:PORT`) }
     })
@@ -102,6 +106,18 @@ ${configHelp(FETCH_KEYS)}
     const maxBytes = intFlag('max-bytes', p.values['max-bytes'], 1, LIMITS.catalogMaxBytes)
     const json = p.values.json === true
     const { config } = loadConfig(p.configFlags)
+    // What to fetch: the one named, or every catalog this data directory fetched before.
+    const targets: Array<{ publicKey: Buffer, salt?: Buffer }> = []
+    if (all) {
+      for (const c of listFetchedCatalogs(config.dataDir)) targets.push({ publicKey: Buffer.from(c.public_key, 'hex'), ...(c.salt_hex !== undefined ? { salt: Buffer.from(c.salt_hex, 'hex') } : {}) })
+      if (targets.length === 0) { out.err('bbmesh fetch --all: no catalog fetched into this data directory yet'); return 0 }
+    } else {
+      const who = parsePublisher(p.positionals[0])
+      const flagSalt = saltFlag(p.values.salt)
+      if (flagSalt !== undefined && who.salt !== undefined && !flagSalt.equals(who.salt)) throw new UsageError('--salt differs from the salt in the magnet')
+      const salt = flagSalt ?? who.salt
+      targets.push({ publicKey: who.publicKey, ...(salt !== undefined ? { salt } : {}) })
+    }
     const log = createLogger({ level: config.logLevel })
     const store = openForWriting(config.dataDir)
     const ac = new AbortController()
@@ -112,33 +128,42 @@ ${configHelp(FETCH_KEYS)}
     // The summary is the output: the live line goes to stderr on a terminal, and nothing
     // (the logs say where it is) when piped, unless --progress asks for it.
     const mode = json ? 'off' : config.progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'off') : config.progress
-    const progress = new Progress(out, () => last, fetchLine, { mode, ttyStream: process.stderr })
+    let failed = 0
     try {
       dht = await startCommandDht(config, log)
-      progress.start()
-      const sum = await fetchCatalog({
-        dht,
-        store,
-        pointers: PointerStore.open(config.dataDir),
-        dataDir: config.dataDir,
-        publicKey: who.publicKey,
-        ...(salt !== undefined ? { salt } : {}),
-        peers,
-        download: downloadTorrent,
-        fetchMetadata,
-        ...(timeoutMs !== undefined ? { torrentTimeoutMs: timeoutMs } : {}),
-        ...(maxBytes !== undefined ? { maxBytes } : {}),
-        signal: ac.signal,
-        onProgress: (q) => { last = q },
-        logger: log.child({ component: 'fetch' }),
-      })
-      progress.stop()
-      printSummary(out, sum, json)
-      return 0
-    } catch (err) {
-      progress.stop()
-      if (ac.signal.aborted) { out.err('bbmesh fetch: interrupted; run it again to resume'); return EXIT_INTERRUPTED }
-      throw err
+      for (const t of targets) {
+        const progress = new Progress(out, () => last, fetchLine, { mode, ttyStream: process.stderr })
+        progress.start()
+        try {
+          const sum = await fetchCatalog({
+            dht,
+            store,
+            pointers: PointerStore.open(config.dataDir),
+            dataDir: config.dataDir,
+            publicKey: t.publicKey,
+            ...(t.salt !== undefined ? { salt: t.salt } : {}),
+            peers,
+            download: downloadTorrent,
+            fetchMetadata,
+            ...(timeoutMs !== undefined ? { torrentTimeoutMs: timeoutMs } : {}),
+            ...(maxBytes !== undefined ? { maxBytes } : {}),
+            signal: ac.signal,
+            onProgress: (q) => { last = q },
+            logger: log.child({ component: 'fetch' }),
+          })
+          progress.stop()
+          printSummary(out, sum, json)
+        } catch (err) {
+          progress.stop()
+          if (ac.signal.aborted) { out.err('bbmesh fetch: interrupted; run it again to resume'); return EXIT_INTERRUPTED }
+          // One catalog alone: its error is the command's. With --all: say it, go on with the others.
+          if (!all || !(err instanceof BbmeshError)) throw err
+          failed++
+          out.err(`bbmesh fetch: ${t.publicKey.toString('hex')}${t.salt !== undefined ? ` salt ${t.salt.toString('hex')}` : ''}: ${err.message}`)
+          if (json) out.out(JSON.stringify({ type: 'error', public_key: t.publicKey.toString('hex'), ...(t.salt !== undefined ? { salt_hex: t.salt.toString('hex') } : {}), code: err.code, error: err.message }))
+        }
+      }
+      return failed === 0 ? 0 : 1
     } finally {
       stop.dispose()
       await dht?.close()
