@@ -1,5 +1,7 @@
-// Seeding over the ordinary peer wire: a TCP server that serves in-memory torrents (catalog
-// shards and the index; v1, hybrid or v2-only) to any BitTorrent client. It answers the
+// Seeding over the ordinary peer wire: a TCP server that serves torrents (catalog shards and the
+// index; v1, hybrid or v2-only) to any BitTorrent client, from memory (SeedTorrent) or from a
+// file read on demand (FileSeedTorrent: seed-file.ts reads whole pieces into a byte-bounded
+// LRU, checks each against the info dict's SHA-1 and the file's size, keeps few files open). It answers the
 // handshake for a known infohash (v1, or the truncated v2 of a hybrid/v2 torrent) with the
 // infohash the peer used (or, BEP-52 upgrade, the truncated v2 one when a peer sends a hybrid's
 // v1 hash with the v2 reserved bit), offers ut_metadata (BEP-9/10) so a magnet-only peer gets
@@ -27,15 +29,19 @@ import { MSG, frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage } 
 import { decode, getDict, getInt, getList, isDict } from '../core/bencode.js'
 import { TokenBucket } from '../core/token-bucket.js'
 import { LIMITS } from '../core/limits.js'
+import { statSync } from 'node:fs'
 import { BbmeshError, ProtocolError, UsageError } from '../core/errors.js'
 import { BLOCK_SIZE, HASH_BYTES } from '../torrent/merkle.js'
-import { seedLayout, pieceSpan, pieceDataSize, type SeedFile, type SeedLayout, type SeedTorrent } from './seed-layout.js'
+import {
+  isFileSeed, seedLayout, pieceSpan, pieceDataSize, v1PieceHashes, type FileSeedTorrent, type SeedFile, type SeedLayout, type SeedTorrent,
+} from './seed-layout.js'
+import { SeedFileReader } from './seed-file.js'
 import {
   FileHashTree, HashTreeCache, MAX_HASHES_HARD, HASH_REQUEST_BYTES, decodeHashRequest, encodeHashRequest,
   hashRequestProblem, uncleCount, type HashRequest,
 } from './seed-merkle.js'
 
-export { v1PieceData, seedTorrentOf, type SeedTorrent } from './seed-layout.js'
+export { v1PieceData, seedTorrentOf, type SeedTorrent, type FileSeedTorrent } from './seed-layout.js'
 
 const OUR_UT_METADATA = 3
 /** Largest block a peer may request (BEP-3 convention; libtorrent refuses bigger ones too). */
@@ -64,6 +70,12 @@ export interface PieceSeederOptions {
   maxHashesPerRequest?: number
   /** Bytes of merkle trees kept for hash requests, over all torrents (default 32 MiB). */
   hashTreeCacheBytes?: number
+  /** File-backed torrents: files open at once (default 32). */
+  maxOpenFiles?: number
+  /** File-backed torrents: bytes of whole pieces cached after reading (default 8 MiB). */
+  pieceCacheBytes?: number
+  /** File-backed torrents: close a file unused for this long (default 30 s). */
+  fileIdleMs?: number
 }
 
 export interface PieceSeederCounters {
@@ -86,10 +98,13 @@ export interface PieceSeederCounters {
   hashRejects: number
   /** Handshakes answered with the truncated v2 infohash of a hybrid the peer named by SHA-1 (BEP-52 upgrade). */
   v2Upgrades: number
+  /** File-backed torrents: reads refused (file missing, changed, or a piece not matching its hash); the link closed. */
+  fileErrors: number
   errors: number
 }
 
-interface Held { id: number, torrent: SeedTorrent, layout: SeedLayout, bitfield: Buffer }
+/** A served torrent: its bytes in memory (data) or in a file registered with the reader under id. */
+interface Held { id: number, rawInfo: Buffer, data: Buffer | null, layout: SeedLayout, bitfield: Buffer, live: boolean }
 
 /** The infohashes a peer may use for this info dict: SHA-1 (v1/hybrid) and truncated SHA-256 (v2/hybrid). */
 export function seedInfohashes (rawInfo: Buffer): Buffer[] {
@@ -108,12 +123,15 @@ export class PieceSeeder {
   private readonly perIp = new Map<string, number>()
   private readonly bucket: TokenBucket
   private readonly trees: HashTreeCache
+  /** Trees being streamed from a file, so two peers asking at once build one. */
+  private readonly building = new Map<string, Promise<FileHashTree>>()
+  readonly files: SeedFileReader
   private nextId = 1
   readonly peerId = Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)])
   readonly counters: PieceSeederCounters = {
     connections: 0, handshakes: 0, refused: 0, refusedLimit: 0, badRequests: 0, blocksServed: 0,
     bytesServed: 0, piecesServed: 0, metadataServed: 0, hashRequests: 0, hashesServed: 0,
-    uncleHashesServed: 0, hashRejects: 0, v2Upgrades: 0, errors: 0,
+    uncleHashesServed: 0, hashRejects: 0, v2Upgrades: 0, fileErrors: 0, errors: 0,
   }
 
   constructor (private readonly opts: PieceSeederOptions = {}) {
@@ -123,19 +141,32 @@ export class PieceSeeder {
     const budget = opts.hashTreeCacheBytes ?? 32 * 1024 * 1024
     if (!(budget >= 0)) throw new UsageError('seed: hashTreeCacheBytes must be >= 0')
     this.trees = new HashTreeCache(budget)
+    this.files = new SeedFileReader({
+      ...(opts.maxOpenFiles !== undefined ? { maxOpenFiles: opts.maxOpenFiles } : {}),
+      ...(opts.pieceCacheBytes !== undefined ? { pieceCacheBytes: opts.pieceCacheBytes } : {}),
+      ...(opts.fileIdleMs !== undefined ? { idleMs: opts.fileIdleMs } : {}),
+    })
   }
 
   /**
    * Serve a torrent under its infohashes (default: those of its info dict). Throws UsageError
-   * when the piece stream does not fit the info dict (see seedTorrentOf to build one).
+   * when the piece stream does not fit the info dict (see seedTorrentOf to build one), or, for
+   * a file-backed torrent, when the file is not there with its size now.
    */
-  add (t: SeedTorrent, infohashes: Buffer[] = seedInfohashes(t.rawInfo)): void {
-    if (!(t.pieceLength > 0) || t.data.length === 0) throw new UsageError('seed: torrent has no pieces')
-    const layout = seedLayout(t.rawInfo, t.pieceLength, t.data.length)
+  add (t: SeedTorrent | FileSeedTorrent, infohashes: Buffer[] = seedInfohashes(t.rawInfo)): void {
+    const size = isFileSeed(t) ? t.size : t.data.length
+    if (!(t.pieceLength > 0) || size === 0) throw new UsageError('seed: torrent has no pieces')
+    const layout = seedLayout(t.rawInfo, t.pieceLength, size)
     const bitfield = Buffer.alloc(Math.ceil(layout.numPieces / 8))
     for (let i = 0; i < layout.numPieces; i++) bitfield[i >> 3] |= 0x80 >> (i & 7)
     for (const ih of infohashes) if (ih.length !== 20) throw new UsageError('seed: infohashes are 20 bytes')
-    const held: Held = { id: this.nextId++, torrent: t, layout, bitfield }
+    const held: Held = { id: this.nextId++, rawInfo: t.rawInfo, data: isFileSeed(t) ? null : t.data, layout, bitfield, live: true }
+    if (isFileSeed(t)) {
+      let st
+      try { st = statSync(t.path) } catch (err) { throw new UsageError(`seed: cannot stat ${t.path}: ${(err as Error).message}`, { cause: err }) }
+      if (!st.isFile() || st.size !== t.size) throw new UsageError(`seed: ${t.path} is not a file of ${t.size} bytes`)
+      this.files.register(held.id, t.path, t.size, t.pieceLength, v1PieceHashes(t.rawInfo))
+    }
     const replaced = new Set<Held>()
     for (const ih of infohashes) {
       const old = this.torrents.get(ih.toString('hex'))
@@ -155,10 +186,29 @@ export class PieceSeeder {
     for (const h of gone) this.release(h)
   }
 
-  /** Drop the cached trees of a torrent no infohash serves any more. */
+  /** Drop the cached trees (and the file) of a torrent no infohash serves any more. */
   private release (h: Held): void {
     for (const v of this.torrents.values()) if (v === h) return
+    h.live = false
     this.trees.dropPrefix(`${h.id}:`)
+    if (h.data === null) this.files.unregister(h.id)
+  }
+
+  /** The merkle tree of one file of a held torrent: cached, else built (streamed from disk for a file-backed one). */
+  tree (h: Held, file: SeedFile): FileHashTree | Promise<FileHashTree> {
+    const key = `${h.id}:${file.root.toString('hex')}`
+    const data = h.data
+    if (data !== null) return this.trees.get(key, () => FileHashTree.build(data.subarray(file.offset, file.offset + file.size)))
+    const hit = this.trees.peek(key)
+    if (hit !== undefined) return hit
+    let p = this.building.get(key)
+    if (p === undefined) {
+      p = FileHashTree.buildStreaming(file.size, async (off, len) => await this.files.range(h.id, file.offset + off, len))
+        .then((t) => { if (h.live) this.trees.put(key, t); return t })
+        .finally(() => this.building.delete(key))
+      this.building.set(key, p)
+    }
+    return p
   }
 
   async start (): Promise<{ host: string, port: number }> {
@@ -207,6 +257,7 @@ export class PieceSeeder {
     this.server = null
     for (const s of this.sockets) s.destroy()
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()))
+    await this.files.close()
   }
 }
 
@@ -279,7 +330,7 @@ class SeedConnection {
       this.owner.counters.handshakes++
       this.send(encodeHandshake(this.replyInfohash(held, hs.infohash, hs.v2), this.owner.peerId))
       if (hs.extended) {
-        this.send(extendedFrame(0, { m: { ut_metadata: OUR_UT_METADATA }, metadata_size: held.torrent.rawInfo.length, v: 'bbmesh 0.1', reqq: this.opts.maxQueuedRequests ?? 500 }))
+        this.send(extendedFrame(0, { m: { ut_metadata: OUR_UT_METADATA }, metadata_size: held.rawInfo.length, v: 'bbmesh 0.1', reqq: this.opts.maxQueuedRequests ?? 500 }))
       }
       this.send(frame(MSG.bitfield, held.bitfield))
     }
@@ -370,7 +421,7 @@ class SeedConnection {
 
   private onExtended (f: Buffer): void {
     if (f.length < 2) return
-    const raw = (this.held as Held).torrent.rawInfo
+    const raw = (this.held as Held).rawInfo
     if (f[1] === 0) { this.theirMetadataId = decodeExtHandshake(f.subarray(2)).m.get('ut_metadata'); return }
     if (f[1] !== OUR_UT_METADATA || this.theirMetadataId === undefined) return
     const m = decodeMetadataMessage(f.subarray(2))
@@ -397,7 +448,22 @@ class SeedConnection {
       }
       this.bucket.force(size)
       this.queue.shift()
-      const ok = j.kind === 'block' ? this.sendBlock(held, j.piece, j.begin, j.length) : this.sendHashes(held, j.r, j.file)
+      const ok = this.serve(held, j)
+      if (typeof ok !== 'boolean') {
+        // A file read or a tree streamed from disk: nothing else is sent on this link meanwhile.
+        this.sending = true
+        ok.then((sent) => {
+          if (this.closed) return
+          if (sent) { this.sending = false; this.pump(); return }
+          this.s.once('drain', () => { this.sending = false; this.pump() })
+        }, (err: unknown) => {
+          if (!(err instanceof BbmeshError)) throw err
+          // The file is gone, changed, or a piece fails its hash: refuse rather than send it.
+          if (!this.closed) this.owner.counters.fileErrors++
+          this.close()
+        })
+        return
+      }
       if (!ok) {
         this.sending = true
         this.s.once('drain', () => { this.sending = false; this.pump() })
@@ -406,15 +472,31 @@ class SeedConnection {
     }
   }
 
-  private sendBlock (held: Held, piece: number, begin: number, length: number): boolean {
-    const off = piece * held.layout.pieceLength + begin
+  /** Send one job: at once from memory or a cached tree, or once the file read is done. */
+  private serve (held: Held, j: Job): boolean | Promise<boolean> {
+    if (j.kind === 'hashes') {
+      const tree = this.owner.tree(held, j.file)
+      return tree instanceof FileHashTree ? this.sendHashes(j.r, j.file, tree) : tree.then((t) => this.sendHashes(j.r, j.file, t))
+    }
+    const data = held.data
+    if (data !== null) {
+      const off = j.piece * held.layout.pieceLength + j.begin
+      return this.sendBlock(j.piece, j.begin, data.subarray(off, off + j.length))
+    }
+    return this.owner.files.piece(held.id, j.piece, pieceSpan(held.layout, j.piece))
+      .then((p) => this.closed || this.sendBlock(j.piece, j.begin, p.subarray(j.begin, j.begin + j.length)))
+  }
+
+  private sendBlock (piece: number, begin: number, block: Buffer): boolean {
+    const held = this.held as Held
+    const length = block.length
     const head = Buffer.allocUnsafe(13)
     head.writeUInt32BE(9 + length, 0)
     head[4] = MSG.piece
     head.writeUInt32BE(piece, 5)
     head.writeUInt32BE(begin, 9)
     this.s.write(head)
-    const ok = this.send(held.torrent.data.subarray(off, off + length))
+    const ok = this.send(block)
     const c = this.owner.counters
     c.blocksServed++
     c.bytesServed += length
@@ -423,10 +505,8 @@ class SeedConnection {
     return ok
   }
 
-  private sendHashes (held: Held, r: HashRequest, file: SeedFile): boolean {
-    const data = held.torrent.data
-    const tree = this.trees.get(`${held.id}:${file.root.toString('hex')}`,
-      () => FileHashTree.build(data.subarray(file.offset, file.offset + file.size)))
+  private sendHashes (r: HashRequest, file: SeedFile, tree: FileHashTree): boolean {
+    if (this.closed) return true
     const c = this.owner.counters
     if (!tree.node(tree.height, 0).equals(file.root)) {
       // The bytes we hold are not the file the info dict names: never hand out hashes for them.

@@ -1,5 +1,5 @@
-// Where each piece of a seeded torrent lives in its in-memory piece stream, for v1, hybrid
-// and v2-only torrents alike.
+// Where each piece of a seeded torrent lives in its piece stream (in memory, or a file read on
+// demand: FileSeedTorrent), for v1, hybrid and v2-only torrents alike.
 //
 // The stream is the bytes peers' piece numbers index (piece p starts at p × pieceLength):
 //   v1, hybrid  the v1 stream: files in info-dict order with the BEP-47 pad files (zeros).
@@ -22,6 +22,29 @@ export interface SeedTorrent {
   pieceLength: number
   /** The piece stream: v1/hybrid files and pad files (zeros) in order; v2-only files from piece boundaries. */
   data: Buffer
+}
+
+/**
+ * One torrent to serve whose piece stream is a file on disk, read on demand (seed-file.ts): a
+ * single-file torrent's file itself (a catalog shard). `size` is the file's expected length.
+ */
+export interface FileSeedTorrent {
+  rawInfo: Buffer
+  pieceLength: number
+  path: string
+  size: number
+}
+
+export function isFileSeed (t: SeedTorrent | FileSeedTorrent): t is FileSeedTorrent {
+  return typeof (t as FileSeedTorrent).path === 'string'
+}
+
+/** The v1 piece hashes (20 bytes each) of an info dict, or null for a v2-only one. */
+export function v1PieceHashes (rawInfo: Buffer): Buffer | null {
+  const d = decode(rawInfo)
+  if (!isDict(d)) throw new UsageError('seed: info is not a dict')
+  const p = getBytes(d, 'pieces')
+  return p === undefined ? null : Buffer.from(p)
 }
 
 /** A non-empty file of a v2 or hybrid torrent, placed in the piece stream. */

@@ -1,5 +1,5 @@
-// BEP-52 hash trees for the seeder: the whole merkle tree of one in-memory file, built once
-// from its bytes, answers `hash request`s (msg 21) with `hashes` (msg 22): `length` hashes of
+// BEP-52 hash trees for the seeder: the whole merkle tree of one file, built once from its
+// bytes (in memory, or streamed from disk a chunk at a time: buildStreaming), answers `hash request`s (msg 21) with `hashes` (msg 22): `length` hashes of
 // the base layer from `index`, then the uncle hashes that prove them up to the pieces root.
 //
 // Geometry (BEP-52; libtorrent merkle.cpp): leaves are SHA-256 of the file's 16 KiB blocks
@@ -99,14 +99,34 @@ export class FileHashTree {
 
   static build (data: Uint8Array): FileHashTree {
     const blocks = Math.max(1, Math.ceil(data.length / BLOCK_SIZE))
-    const leaves = nextPow2(blocks)
-    const layer0 = Buffer.alloc(leaves * HASH_BYTES) // pad leaves stay zero (padHash(0))
+    const layer0 = Buffer.alloc(nextPow2(blocks) * HASH_BYTES) // pad leaves stay zero (padHash(0))
     for (let i = 0; i * BLOCK_SIZE < data.length; i++) {
       createHash('sha256').update(data.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)).digest().copy(layer0, i * HASH_BYTES)
     }
+    return FileHashTree.up(layer0, data.length === 0 ? 0 : blocks)
+  }
+
+  /**
+   * The same tree from a file of `size` bytes read through `read(offset, length)` a chunk at a
+   * time (a multiple of 16 KiB), so only the leaves and one chunk are in memory.
+   */
+  static async buildStreaming (size: number, read: (offset: number, length: number) => Promise<Uint8Array>, chunk = 64 * BLOCK_SIZE): Promise<FileHashTree> {
+    if (chunk <= 0 || chunk % BLOCK_SIZE !== 0) throw new ProtocolError('merkle: chunk must be a positive multiple of 16 KiB')
+    const blocks = Math.max(1, Math.ceil(size / BLOCK_SIZE))
+    const layer0 = Buffer.alloc(nextPow2(blocks) * HASH_BYTES)
+    for (let off = 0; off < size; off += chunk) {
+      const data = await read(off, Math.min(chunk, size - off))
+      for (let o = 0; o < data.length; o += BLOCK_SIZE) {
+        createHash('sha256').update(data.subarray(o, o + BLOCK_SIZE)).digest().copy(layer0, ((off + o) / BLOCK_SIZE) * HASH_BYTES)
+      }
+    }
+    return FileHashTree.up(layer0, size === 0 ? 0 : blocks)
+  }
+
+  /** The layers above the leaves; `real` leaves carry data, the rest are pads. */
+  private static up (layer0: Buffer, real: number): FileHashTree {
     const layers = [layer0]
-    let real = data.length === 0 ? 0 : blocks
-    for (let width = leaves / 2, lv = 1; width >= 1; width /= 2, lv++) {
+    for (let width = layer0.length / HASH_BYTES / 2, lv = 1; width >= 1; width /= 2, lv++) {
       const below = layers[lv - 1]
       const cur = Buffer.allocUnsafe(width * HASH_BYTES)
       real = Math.ceil(real / 2)
@@ -156,9 +176,24 @@ export class HashTreeCache {
   fits (size: number): boolean { return treeBytes(size) <= this.budget }
 
   get (key: string, build: () => FileHashTree): FileHashTree {
-    const hit = this.map.get(key)
-    if (hit !== undefined) { this.map.delete(key); this.map.set(key, hit); return hit }
+    const hit = this.peek(key)
+    if (hit !== undefined) return hit
     const tree = build()
+    this.put(key, tree)
+    return tree
+  }
+
+  /** A cached tree (now the most recently used), or undefined. */
+  peek (key: string): FileHashTree | undefined {
+    const hit = this.map.get(key)
+    if (hit !== undefined) { this.map.delete(key); this.map.set(key, hit) }
+    return hit
+  }
+
+  /** Cache a tree built elsewhere (streamed from a file), evicting the least recently used. */
+  put (key: string, tree: FileHashTree): void {
+    const old = this.map.get(key)
+    if (old !== undefined) { this.map.delete(key); this.used -= old.bytes }
     this.map.set(key, tree)
     this.used += tree.bytes
     for (const [k, t] of this.map) {
@@ -166,7 +201,6 @@ export class HashTreeCache {
       this.map.delete(k)
       this.used -= t.bytes
     }
-    return tree
   }
 
   /** Forget every tree whose key starts with prefix (a torrent no longer served). */
