@@ -10,7 +10,7 @@ import { waitForStop } from '../signals.js'
 import { createLogger } from '../../core/logger.js'
 import { KeyError } from '../../core/errors.js'
 import { loadPublisherKey, type PublisherKey } from '../../identity/publisher-key.js'
-import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase } from '../passphrase.js'
+import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase, publisherKeyForPublishing } from '../passphrase.js'
 import { saltFlag } from './key.js'
 import { intFlag } from './publish.js'
 import { REBUILD_CHECK_MS } from '../../library/publisher.js'
@@ -40,7 +40,8 @@ as \`bbmesh publish\` does (seeded on --seed-port, rebuilt as the index grows), 
 \`bbmesh fetch\` it by the public key.
 
 Options:
-  --publish                      publish the index as a catalog (needs \`bbmesh keygen\` first)
+  --publish                      publish the index as a catalog under the publisher key
+                                 (minted on the first publish if \`bbmesh keygen\` was not run)
   --salt S                       with --publish: the BEP-44 salt to publish under (UTF-8, 1..64 bytes)
   --include-catalogs             with --publish: include records imported from other catalogs
   --rebuild-check MS             with --publish: how often to look for index changes (default ${REBUILD_CHECK_MS})
@@ -60,7 +61,7 @@ ${configHelp(HARVEST_KEYS)}
     // The publisher key: needed to publish; shown to members when there is one.
     let publisher: PublisherKey | undefined
     if (publish) {
-      publisher = loadPublisherKey(config.dataDir, { passphrase: readPassphrase(p.values), logger: log })
+      publisher = publisherKeyForPublishing(config.dataDir, readPassphrase(p.values), log, (l) => out.err(l))
     } else if (config.community.length > 0) {
       try {
         publisher = loadPublisherKey(config.dataDir, { passphrase: readPassphrase(p.values), logger: log })

@@ -8,8 +8,8 @@ import { loadConfig } from '../../config/load.js'
 import type { ConfigKey } from '../../config/defaults.js'
 import { createLogger } from '../../core/logger.js'
 import { UsageError } from '../../core/errors.js'
-import { loadPublisherKey, btpkMagnet } from '../../identity/publisher-key.js'
-import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase } from '../passphrase.js'
+import { btpkMagnet } from '../../identity/publisher-key.js'
+import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase, publisherKeyForPublishing } from '../passphrase.js'
 import { saltFlag } from './key.js'
 import { indexPath, openForWriting } from '../store-access.js'
 import { startCommandDht } from '../../node/command-dht.js'
@@ -51,7 +51,8 @@ export const publishCommand: Command = {
 Builds the catalog of the local index (deterministic hybrid torrents: shards of about 512
 torrents and an index torrent, docs/library.md), seeds it on --peer-port, announces it on the
 DHT and puts a BEP-46 pointer to it signed by the publisher key of the data directory
-(\`bbmesh keygen\`). Then keeps it published until SIGINT/SIGTERM: the pointer is put again
+(\`bbmesh keygen\`; without one, a key is minted on this first publish and its public key
+printed). Then keeps it published until SIGINT/SIGTERM: the pointer is put again
 every hour, the torrents are announced every 15 minutes, and the catalog is rebuilt when the
 index changed (checked every --rebuild-check ms). Records fetched from other publishers'
 catalogs are left out unless --include-catalogs. Anyone can then fetch it with
@@ -76,7 +77,7 @@ ${configHelp(PUBLISH_KEYS)}
     const uploadRate = intFlag('upload-rate', p.values['upload-rate'], 1024, 1e12)
     const { config } = loadConfig(p.configFlags)
     const log = createLogger({ level: config.logLevel })
-    const key = loadPublisherKey(config.dataDir, { passphrase: readPassphrase(p.values), logger: log })
+    const key = publisherKeyForPublishing(config.dataDir, readPassphrase(p.values), log, (l) => out.err(l))
     const store = openForWriting(config.dataDir)
     const stop = waitForStop()
     let publisher: CatalogPublisher | null = null
