@@ -60,7 +60,7 @@ export function printSummary (out: Output, s: CatalogFetchSummary, json: boolean
   out.out(`  imported ${s.imported} new torrents, ${s.duplicates} already in the index, ${s.refused} refused${s.refused > 0 ? ` (${Object.entries(s.refused_by_code).map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}`)
   for (const e of s.refused_examples.slice(0, 5)) out.out(`    refused: shard ${e.shard} record ${e.record}: ${e.error}`)
   if (s.pieces_failed > 0) out.out(`  ${s.pieces_failed} pieces failed their hash check (${s.peers_banned} peers dropped); every piece kept was verified`)
-  out.out(`  from ${s.peers} peers in ${(s.ms / 1000).toFixed(1)} s`)
+  out.out(`  from ${s.peers} peers in ${(s.ms / 1000).toFixed(1)} s (checking records ${(s.ms_check / 1000).toFixed(1)} s, writing them ${(s.ms_import / 1000).toFixed(1)} s)`)
 }
 
 export const fetchCommand: Command = {
