@@ -2,6 +2,9 @@
 // in a worker thread (catalog-build-worker.ts) that opens the store read-only by its path, so a
 // harvester publishing its index keeps answering the DHT, its links and its API while every
 // byte of the catalog is hashed (seconds per 100k torrents). docs/library.md, "Publishing".
+// buildCatalogToDiskInWorker() runs the streaming build instead (catalog-stream.ts): the worker
+// writes the shard files to a directory and posts back only their metadata and the index, so
+// neither thread ever holds the catalog (the publisher's path when it has a builder).
 //
 // One worker per build, terminated when the build ends (result, error, crash or abort): a build
 // runs every few minutes at most, so a thread's start-up (~50 ms) costs nothing worth keeping a
@@ -22,6 +25,7 @@ import type { CreatedTorrent } from '../torrent/create.js'
 import type { TorrentInfo, TorrentRecord } from '../torrent/types.js'
 import type { Catalog } from './catalog.js'
 import type { CatalogIndex } from './catalog-format.js'
+import type { DiskCatalog } from './catalog-stream.js'
 
 /** What the worker is asked to build (its workerData). */
 export interface WorkerBuildRequest {
@@ -31,6 +35,8 @@ export interface WorkerBuildRequest {
   includeCatalogs: boolean
   previous?: CatalogIndex
   maxBytes?: number
+  /** Stream the catalog to this shard directory (buildCatalogToDisk) instead of building it in memory. */
+  outDir?: string
 }
 
 export interface WorkerBuildOptions extends WorkerBuildRequest {
@@ -45,25 +51,34 @@ export interface CatalogBuildRequest {
   previous: CatalogIndex | null
   includeCatalogs: boolean
   maxBytes?: number
+  /** Where the publisher wants shard files written (a disk-backed build); absent: in memory. */
+  outDir?: string
   signal: AbortSignal
 }
 
-export type CatalogBuilder = (req: CatalogBuildRequest) => Promise<Catalog>
+/** Builds the catalog: in memory (Catalog) or, given outDir, to disk (DiskCatalog). */
+export type CatalogBuilder = (req: CatalogBuildRequest) => Promise<Catalog | DiskCatalog>
 
 /** The records a publisher puts in its catalog: its own, plus other catalogs' only when asked. */
 export function catalogSourceFilter (includeCatalogs: boolean): ((t: TorrentRecord) => boolean) | undefined {
   return includeCatalogs ? undefined : (t) => !t.source.startsWith('catalog')
 }
 
-/** A CatalogPublisher builder that builds from the store at dbPath in a worker thread. */
+/**
+ * A CatalogPublisher builder that builds from the store at dbPath in a worker thread: streamed
+ * to disk when the publisher names a shard directory (outDir), else in memory.
+ */
 export function workerCatalogBuilder (dbPath: string): CatalogBuilder {
-  return async (req) => await buildCatalogInWorker({
-    dbPath,
-    includeCatalogs: req.includeCatalogs,
-    ...(req.previous !== null ? { previous: req.previous } : {}),
-    ...(req.maxBytes !== undefined ? { maxBytes: req.maxBytes } : {}),
-    signal: req.signal,
-  })
+  return async (req) => {
+    const opts: WorkerBuildOptions = {
+      dbPath,
+      includeCatalogs: req.includeCatalogs,
+      ...(req.previous !== null ? { previous: req.previous } : {}),
+      ...(req.maxBytes !== undefined ? { maxBytes: req.maxBytes } : {}),
+      signal: req.signal,
+    }
+    return req.outDir !== undefined ? await buildCatalogToDiskInWorker({ ...opts, outDir: req.outDir }) : await buildCatalogInWorker(opts)
+  }
 }
 
 // The compiled worker sits beside this file (dist/src/library/), whether loaded by the tests,
@@ -82,6 +97,25 @@ export function activeBuildWorkers (): number { return live }
  * thread is gone when the promise settles.
  */
 export async function buildCatalogInWorker (opts: WorkerBuildOptions): Promise<Catalog> {
+  const { outDir: _ignored, ...rest } = opts
+  const reply = await runWorker(rest)
+  if (!('catalog' in reply)) throw new BbmeshError('ERR_WORKER', 'catalog build worker answered with another kind of catalog')
+  return catalogFromWire(reply.catalog)
+}
+
+/**
+ * buildCatalogToDisk(openStore(dbPath, { readonly: true }), outDir, ...) in a worker thread:
+ * the shard files are written there; this thread gets their metadata and the index. Errors,
+ * abort and thread lifetime as buildCatalogInWorker. An aborted build leaves temp files the
+ * next build removes.
+ */
+export async function buildCatalogToDiskInWorker (opts: WorkerBuildOptions & { outDir: string }): Promise<DiskCatalog> {
+  const reply = await runWorker(opts)
+  if (!('disk' in reply)) throw new BbmeshError('ERR_WORKER', 'catalog build worker answered with another kind of catalog')
+  return diskCatalogFromWire(reply.disk)
+}
+
+async function runWorker (opts: WorkerBuildOptions): Promise<Exclude<WorkerReply, { ok: false }>> {
   const { signal } = opts
   if (signal?.aborted === true) throw abortReason(signal)
   const request: WorkerBuildRequest = {
@@ -89,6 +123,7 @@ export async function buildCatalogInWorker (opts: WorkerBuildOptions): Promise<C
     includeCatalogs: opts.includeCatalogs,
     ...(opts.previous !== undefined ? { previous: opts.previous } : {}),
     ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(opts.outDir !== undefined ? { outDir: opts.outDir } : {}),
   }
   const worker = new Worker(opts.workerUrl ?? WORKER_URL, { workerData: request })
   live++
@@ -115,7 +150,7 @@ export async function buildCatalogInWorker (opts: WorkerBuildOptions): Promise<C
   }
   if ('failure' in outcome) throw outcome.failure
   if (!outcome.reply.ok) throw errorFromWire(outcome.reply.error)
-  return catalogFromWire(outcome.reply.catalog)
+  return outcome.reply
 }
 
 // ------------------------------------------------------------------ wire (both sides)
@@ -132,7 +167,7 @@ export interface WireError {
   cause?: WireError
 }
 
-export type WorkerReply = { ok: true, catalog: Catalog } | { ok: false, error: WireError }
+export type WorkerReply = { ok: true, catalog: Catalog } | { ok: true, disk: DiskCatalog } | { ok: false, error: WireError }
 
 export function errorToWire (err: unknown, depth = 0): WireError {
   if (!(err instanceof Error)) return { bbmesh: false, name: 'Error', message: String(err) }
@@ -234,6 +269,31 @@ export function catalogFromWire (c: Catalog): Catalog {
     infohashV2: buf(c.infohashV2),
     skippedErrors,
   }
+}
+
+function skippedFromWire (list: Catalog['skippedErrors']): Catalog['skippedErrors'] {
+  return (list as unknown as Array<{ key: string, error: WireError }>).map((e) => {
+    const error = errorFromWire(e.error)
+    return { key: e.key, error: error instanceof BbmeshError ? error : new BbmeshError('ERR_WORKER', error.message, { cause: error }) }
+  })
+}
+
+/** A disk catalog as the worker posted it: Buffers and BbmeshErrors again (small: metadata only). */
+export function diskCatalogFromWire (c: DiskCatalog): DiskCatalog {
+  return {
+    ...c,
+    shards: c.shards.map((s) => ({ ...s, ih: buf(s.ih), ih2: buf(s.ih2), rawInfo: buf(s.rawInfo) })),
+    index: indexFromWire(c.index),
+    indexFile: buf(c.indexFile),
+    indexTorrent: torrentFromWire(c.indexTorrent),
+    infohash: buf(c.infohash),
+    infohashV2: buf(c.infohashV2),
+    skippedErrors: skippedFromWire(c.skippedErrors),
+  }
+}
+
+export function diskCatalogToWire (c: DiskCatalog): DiskCatalog {
+  return { ...c, skippedErrors: c.skippedErrors.map((e) => ({ key: e.key, error: errorToWire(e.error) })) as unknown as Catalog['skippedErrors'] }
 }
 
 /** The catalog ready to post: errors flattened to WireError (the rest clones as it is). */

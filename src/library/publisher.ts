@@ -13,7 +13,9 @@
 //
 // The build hashes every byte of the catalog (seconds per 100k torrents): given a `builder`
 // (catalog-builder.ts workerCatalogBuilder: a worker thread reading the store by its path) it
-// runs off the event loop; without one it runs here, which only small libraries and tests do.
+// runs off the event loop and, asked with a shard directory (<stateDir>/<DHT target>/shards),
+// streams the shard files to disk, which the seeder then reads on demand: the catalog is never
+// held in memory. Without a builder it is built here in memory (small libraries and tests).
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,6 +24,7 @@ import { AbortedError, BbmeshError, errorMessage, isExpected } from '../core/err
 import { silentLogger, type Logger } from '../core/logger.js'
 import { buildCatalog, recordsFromStore, type Catalog, type TorrentPager } from './catalog.js'
 import { catalogSourceFilter, type CatalogBuilder } from './catalog-builder.js'
+import { pruneShardFiles, type DiskCatalog } from './catalog-stream.js'
 import { decodeIndex, type CatalogIndex } from './catalog-format.js'
 import { PieceSeeder, seedInfohashes, type PieceSeederOptions } from './piece-seeder.js'
 import { putPointer, PointerRepublisher, POINTER_REPUBLISH_MS } from './pointer-dht.js'
@@ -62,7 +65,8 @@ export interface CatalogPublisherOptions {
   maxBytes?: number
   /**
    * Builds the catalog of the same library elsewhere (workerCatalogBuilder(dbPath): a worker
-   * thread); default: buildCatalog(recordsFromStore(library)) on this thread. Aborted by close().
+   * thread, streaming the shards to <stateDir>/<DHT target>/shards); default:
+   * buildCatalog(recordsFromStore(library)) in memory on this thread. Aborted by close().
    */
   builder?: CatalogBuilder
   logger?: Logger
@@ -91,7 +95,7 @@ export class CatalogPublisher {
   private readonly seeder: PieceSeeder
   private readonly log: Logger
   private readonly salt: Buffer | undefined
-  private catalog: Catalog | null = null
+  private catalog: Catalog | DiskCatalog | null = null
   private mark = ''
   private pointerIh: Buffer | null = null
   private republisher: PointerRepublisher | null = null
@@ -160,7 +164,7 @@ export class CatalogPublisher {
         if (this.closed) return
         this.mark = mark
       }
-      const cat = this.catalog as Catalog
+      const cat = this.catalog as Catalog | DiskCatalog
       if (this.pointerIh === null || !this.pointerIh.equals(cat.infohash)) {
         void this.announceAll()
         await this.put(cat)
@@ -188,7 +192,7 @@ export class CatalogPublisher {
     const includeCatalogs = this.opts.includeCatalogs === true
     const maxBytes = this.opts.maxBytes
     const cat = this.opts.builder !== undefined
-      ? await this.opts.builder({ previous, includeCatalogs, ...(maxBytes !== undefined ? { maxBytes } : {}), signal: this.abort.signal })
+      ? await this.opts.builder({ previous, includeCatalogs, ...(maxBytes !== undefined ? { maxBytes } : {}), outDir: this.shardDir, signal: this.abort.signal })
       : buildCatalog(recordsFromStore(this.opts.library, { filter: catalogSourceFilter(includeCatalogs) }), {
         ...(previous !== null ? { previous } : {}),
         ...(maxBytes !== undefined ? { maxBytes } : {}),
@@ -197,28 +201,48 @@ export class CatalogPublisher {
     const old = this.catalog
     if (old !== null && old.infohash.equals(cat.infohash)) {
       this.log.debug({ infohash: cat.infohash.toString('hex') }, 'library changed but the catalog is the same')
+      // The same shard files were written again; only leftovers of failed builds go.
+      if ('dir' in cat) this.prune(cat)
       return
     }
     // Serve the new torrents before dropping the old ones: a fetcher mid-way through the old
     // catalog keeps every shard both catalogs share.
-    // Every catalog torrent is one file, so its v1 piece stream is the file itself.
-    const seed = (t: Catalog['indexTorrent'], file: Buffer): void => { this.seeder.add({ rawInfo: t.rawInfo, pieceLength: t.info.pieceLength, data: file }) }
-    seed(cat.indexTorrent, cat.indexFile)
-    for (const s of cat.shards) seed(s.torrent, s.file)
+    // Every catalog torrent is one file, so its v1 piece stream is the file itself: in memory,
+    // or the shard file on disk (the index always in memory: at most catalogIndexMax).
+    const pieceLength = cat.index.pieceLength
+    this.seeder.add({ rawInfo: cat.indexTorrent.rawInfo, pieceLength, data: cat.indexFile })
+    if ('dir' in cat) for (const s of cat.shards) this.seeder.add({ rawInfo: s.rawInfo, pieceLength, path: s.path, size: s.size })
+    else for (const s of cat.shards) this.seeder.add({ rawInfo: s.torrent.rawInfo, pieceLength, data: s.file })
     if (old !== null) {
-      const keep = new Set([cat.indexTorrent, ...cat.shards.map((s) => s.torrent)].flatMap((t) => seedInfohashes(t.rawInfo).map((b) => b.toString('hex'))))
-      for (const t of [old.indexTorrent, ...old.shards.map((s) => s.torrent)]) {
-        this.seeder.remove(seedInfohashes(t.rawInfo).filter((b) => !keep.has(b.toString('hex'))))
-      }
+      const keep = new Set(torrentInfos(cat).flatMap((raw) => seedInfohashes(raw).map((b) => b.toString('hex'))))
+      for (const raw of torrentInfos(old)) this.seeder.remove(seedInfohashes(raw).filter((b) => !keep.has(b.toString('hex'))))
     }
     this.catalog = cat
+    // Only now, with the old torrents no longer served, can their files go.
+    if ('dir' in cat) this.prune(cat)
     this.savePrevious(cat)
     Object.assign(this.st, { infohash: cat.infohash.toString('hex'), records: cat.records, shards: cat.shards.length, bytes: cat.bytes, skipped: cat.skipped })
     this.st.builds++
     this.log.info({ infohash: cat.infohash.toString('hex'), records: cat.records, shards: cat.shards.length, bytes: cat.bytes, skipped: cat.skipped, ms: Date.now() - t0 }, 'catalog built')
   }
 
-  private async put (cat: Catalog): Promise<void> {
+  /** Delete shard files the catalog being served does not list (old catalogs, unfinished builds). */
+  private prune (cat: DiskCatalog): void {
+    try {
+      const n = pruneShardFiles(cat.dir, cat.shards)
+      if (n > 0) this.log.debug({ removed: n, dir: cat.dir }, 'old shard files removed')
+    } catch (err) {
+      if (!(err instanceof BbmeshError)) throw err
+      this.log.warn({ err: errorMessage(err), dir: cat.dir }, 'cannot remove old shard files (retried after the next build)')
+    }
+  }
+
+  /** Where a disk-backed build writes the shard files: one directory per (key, salt). */
+  private get shardDir (): string {
+    return join(this.opts.stateDir, this.st.dht_target, 'shards')
+  }
+
+  private async put (cat: Catalog | DiskCatalog): Promise<void> {
     const put = await putPointer(this.opts.dht, this.opts.signer, cat.infohash, { store: this.opts.pointers, salt: this.salt, keepSame: true })
     if (this.closed) return // no republisher may start after close()
     this.pointerIh = cat.infohash
@@ -238,7 +262,7 @@ export class CatalogPublisher {
     const cat = this.catalog
     const port = this.st.seeder?.port
     if (cat === null || port === undefined || this.closed) return
-    const ihs = [cat.infohash, ...cat.shards.map((s) => s.torrent.info.infohashV1 as Buffer)]
+    const ihs = [cat.infohash, ...cat.index.shards.map((s) => s.ih)]
     let failed = 0
     let next = 0
     const worker = async (): Promise<void> => {
@@ -265,7 +289,7 @@ export class CatalogPublisher {
     }
   }
 
-  private savePrevious (cat: Catalog): void {
+  private savePrevious (cat: Catalog | DiskCatalog): void {
     const tmp = `${this.previousPath}.tmp`
     try {
       mkdirSync(this.opts.stateDir, { recursive: true, mode: 0o700 })
@@ -287,4 +311,9 @@ export class CatalogPublisher {
     await this.running?.catch(() => {})
     await this.seeder.close()
   }
+}
+
+/** The info dicts of a catalog's torrents: the index, then every shard. */
+function torrentInfos (cat: Catalog | DiskCatalog): Buffer[] {
+  return [cat.indexTorrent.rawInfo, ...('dir' in cat ? cat.shards.map((s) => s.rawInfo) : cat.shards.map((s) => s.torrent.rawInfo))]
 }

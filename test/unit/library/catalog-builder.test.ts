@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { pathToFileURL } from 'node:url'
@@ -15,7 +15,7 @@ import { syntheticTorrent } from '../../../src/torrent/synthetic.js'
 import { createTorrentFromMemory, type CreateMode } from '../../../src/torrent/create.js'
 import type { TorrentRecord } from '../../../src/torrent/types.js'
 import { buildCatalog, recordsFromStore, type BuildOptions, type Catalog } from '../../../src/library/catalog.js'
-import { activeBuildWorkers, buildCatalogInWorker, catalogSourceFilter, workerCatalogBuilder, type CatalogBuildRequest } from '../../../src/library/catalog-builder.js'
+import { activeBuildWorkers, buildCatalogInWorker, buildCatalogToDiskInWorker, catalogSourceFilter, workerCatalogBuilder, type CatalogBuilder, type CatalogBuildRequest } from '../../../src/library/catalog-builder.js'
 import { CatalogPublisher, type PublishSource } from '../../../src/library/publisher.js'
 import { PointerStore } from '../../../src/library/pointer-store.js'
 import { generatePublisherKey } from '../../../src/identity/publisher-key.js'
@@ -198,7 +198,7 @@ test('worker build: abort terminates the worker; the loop keeps turning while a 
 
 // The publisher's side: what it asks its builder for, and close() during a build. No DHT is
 // reached: the build comes first, and these builds never finish.
-function publisherWith (builder: (req: CatalogBuildRequest) => Promise<Catalog>, opts: { includeCatalogs?: boolean, maxBytes?: number } = {}): CatalogPublisher {
+function publisherWith (builder: CatalogBuilder, opts: { includeCatalogs?: boolean, maxBytes?: number } = {}): CatalogPublisher {
   const data = mkdtempSync(join(dir, 'pub-'))
   const library: PublishSource = {
     pageTorrents: () => { throw new Error('a publisher with a builder reads no page on its own thread') },
@@ -245,4 +245,40 @@ test('publisher with a builder: a build error is kept in the status; close() abo
   await started2
   assert.equal(activeBuildWorkers(), 0)
   assert.equal(pub2.status().builds, 0)
+})
+
+// The disk-backed build in the worker: the same bytes as the in-thread build, only metadata
+// crossing back; what a publisher with a builder asks for (a shard directory).
+test('worker disk build: shard files on disk equal buildCatalog\'s, only metadata posted back; typed errors', { timeout: 120_000 }, async () => {
+  const local = inThread(small, false)
+  const out = join(dir, 'disk-shards')
+  const disk = await buildCatalogToDiskInWorker({ dbPath: small, includeCatalogs: false, outDir: out })
+  assert.equal(activeBuildWorkers(), 0)
+  assert.ok(disk.infohash.equals(local.infohash) && disk.infohashV2.equals(local.infohashV2))
+  assert.ok(disk.indexFile.equals(local.indexFile))
+  assert.deepStrictEqual(disk.index, local.index)
+  assert.equal(disk.dir, out)
+  assert.equal(disk.shards.length, local.shards.length)
+  for (let i = 0; i < local.shards.length; i++) {
+    const d = disk.shards[i]
+    assert.ok(Buffer.isBuffer(d.ih) && Buffer.isBuffer(d.ih2) && Buffer.isBuffer(d.rawInfo))
+    assert.ok(d.rawInfo.equals(local.shards[i].torrent.rawInfo))
+    assert.ok(readFileSync(d.path).equals(local.shards[i].file))
+    assert.equal(Object.hasOwn(d, 'file'), false, 'no shard bytes crossed')
+  }
+  assert.equal(disk.skipped, 1)
+  assert.ok(disk.skippedErrors[0].error instanceof HashMismatchError)
+
+  // What the publisher's builder does when it names a shard directory.
+  const real = workerCatalogBuilder(small)
+  const viaBuilder = await real({ previous: null, includeCatalogs: true, outDir: join(dir, 'disk-shards-all'), signal: new AbortController().signal })
+  const asked: CatalogBuildRequest = { previous: null, includeCatalogs: true, signal: new AbortController().signal }
+  assert.ok('dir' in viaBuilder)
+  assert.ok(viaBuilder.infohash.equals(inThread(small, true).infohash))
+  const inMem = await real(asked)
+  assert.ok(!('dir' in inMem) && inMem.infohash.equals(viaBuilder.infohash))
+
+  await assert.rejects(buildCatalogToDiskInWorker({ dbPath: small, includeCatalogs: false, outDir: join(dir, 'disk-capped'), maxBytes: 10_000 }), LimitError)
+  await assert.rejects(buildCatalogToDiskInWorker({ dbPath: small, includeCatalogs: false, outDir: join(dir, 'disk-aborted'), signal: AbortSignal.abort() }), AbortedError)
+  assert.equal(activeBuildWorkers(), 0)
 })
