@@ -1,7 +1,8 @@
 // Seeding (issue 5, v1 pieces): real libtorrent 2.0 downloads a torrent from a bbmesh
 // PieceSeeder on loopback, given only the seeder as peer, and holds every piece (libtorrent
 // marks a piece had only after its hash check). v1 and hybrid, several files, a few pieces;
-// also a catalog shard, and a magnet-only download (info dict over ut_metadata first). v2-only
+// also a catalog shard (from memory, and written to disk by the streaming build and served
+// from its file), and a magnet-only download (info dict over ut_metadata first). v2-only
 // torrents and BEP-52 hash requests: seed-v2-libtorrent.test.ts.
 // Without python3-libtorrent these tests FAIL: requireLibtorrent() throws, nothing skips.
 
@@ -15,6 +16,8 @@ import { requireLibtorrent, startLtNet, type LtNet } from '../helpers/libtorrent
 import { createTorrentFromMemory, type CreateMode } from '../../src/torrent/create.js'
 import { PieceSeeder, v1PieceData } from '../../src/library/piece-seeder.js'
 import { buildCatalog } from '../../src/library/catalog.js'
+import { buildCatalogToDisk, type ShardSource } from '../../src/library/catalog-stream.js'
+import { dhtKey } from '../../src/library/catalog-format.js'
 import { syntheticTorrent } from '../../src/torrent/synthetic.js'
 
 let net: LtNet
@@ -93,4 +96,33 @@ test('libtorrent downloads a catalog shard torrent from a bbmesh seeder', async 
   assert.equal(r.piecesValid, r.numPieces)
   assert.equal(r.hashFailures, 0)
   await assertOnDisk(join(save, t.info.name), shard.file, t.info.name)
+})
+
+test('libtorrent downloads a multi-piece catalog shard served from its file on disk (streaming build, file-backed seeder)', async () => {
+  const modes: CreateMode[] = ['v1', 'hybrid', 'v2']
+  const records = Array.from({ length: 1500 }, (_, i) => { const s = syntheticTorrent(`seed-disk-${i}`, modes[i % 3]); return { info: s.info, rawInfo: s.rawInfo } })
+  const keyOf = (r: typeof records[number]): Buffer => dhtKey(r.info.infohashV1, r.info.infohashV2)
+  const source: ShardSource = {
+    countForCatalog: () => records.length,
+    torrentsInKeyRange: (lo, hi) => records.filter((r) => Buffer.compare(keyOf(r), lo) >= 0 && (hi === null || Buffer.compare(keyOf(r), hi) < 0)),
+  }
+  const cat = buildCatalogToDisk(source, join(dir, 'shards'), { bits: 0 })
+  const shard = cat.shards[0]
+  const file = readFileSync(shard.path)
+  assert.ok(file.length > 2 * cat.index.pieceLength, `several pieces: ${file.length} bytes`)
+  assert.ok(file.equals(buildCatalog(records, { bits: 0 }).shards[0].file))
+  const fileSeeder = new PieceSeeder({ pieceCacheBytes: cat.index.pieceLength, maxOpenFiles: 1 })
+  const p = (await fileSeeder.start()).port
+  try {
+    fileSeeder.add({ rawInfo: shard.rawInfo, pieceLength: cat.index.pieceLength, path: shard.path, size: shard.size })
+    const save = mkdtempSync(join(dir, 'disk-'))
+    // By SHA-1 magnet: libtorrent takes the info dict over ut_metadata, then every piece.
+    const r = await net.download({ session: 0, savePath: save, peers: [['127.0.0.1', p]], infohash: shard.ih.toString('hex') })
+    assert.equal(r.numPieces, Math.ceil(file.length / cat.index.pieceLength))
+    assert.equal(r.piecesValid, r.numPieces)
+    assert.equal(r.hashFailures, 0)
+    await assertOnDisk(join(save, shard.name), file, shard.name)
+    assert.equal(fileSeeder.counters.fileErrors, 0)
+    assert.ok(fileSeeder.counters.bytesServed >= file.length)
+  } finally { await fileSeeder.close() }
 })
