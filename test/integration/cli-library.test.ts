@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createSocket } from 'node:dgram'
 import { openStore } from '../../src/store/index.js'
 import { syntheticTorrent } from '../../src/torrent/synthetic.js'
 import type { CreateMode } from '../../src/torrent/create.js'
@@ -166,7 +167,11 @@ test('bbmesh fetch: bad arguments exit 2 with a clear message; a key nobody publ
     assert.match(r.stderr, re)
   }
   const bootstrap = await testnet(t)
-  const r = await runCli(['fetch', 'ab'.repeat(32), '--data-dir', dir, ...net(bootstrap)], { guardMs: 60_000 })
+  // Port 6881 held (as by a harvester): fetch without --dht-port takes another one.
+  const held = createSocket('udp4')
+  await new Promise<void>((resolve) => held.bind(6881, '127.0.0.1', resolve))
+  t.after(() => held.close())
+  const r = await runCli(['fetch', 'ab'.repeat(32), '--data-dir', dir, '--bootstrap', bootstrap, '--host', '127.0.0.1'], { guardMs: 60_000 })
   assert.equal(r.code, 1, r.stderr)
   assert.match(r.stderr, /no valid pointer under key abab/)
 })

@@ -92,7 +92,8 @@ Options:
   --max-bytes N                  refuse a catalog larger than this (default and ceiling ${LIMITS.catalogMaxBytes})
   --json                         the summary as one JSON object
 ${configHelp(FETCH_KEYS)}
-  (fetch only dials out: --peer-port is accepted so one config serves every command)
+  (fetch only dials out: --peer-port is accepted so one config serves every command; without
+  --dht-port it takes any free UDP port, not 6881, so it runs beside a harvester)
   -h, --help`,
   async run (argv, out) {
     const p = parse(argv, { salt: { type: 'string' }, peer: { type: 'string', multiple: true }, timeout: { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' } }, FETCH_KEYS, true)
@@ -105,7 +106,10 @@ ${configHelp(FETCH_KEYS)}
     const timeoutMs = intFlag('timeout', p.values.timeout, 1000, 3_600_000)
     const maxBytes = intFlag('max-bytes', p.values['max-bytes'], 1, LIMITS.catalogMaxBytes)
     const json = p.values.json === true
-    const { config } = loadConfig(p.configFlags)
+    const loaded = loadConfig(p.configFlags)
+    // A one-shot command: unless a DHT port was chosen, take any free one, so a fetch runs
+    // beside a harvester that holds the customary 6881.
+    const config = loaded.sources.dhtPort === 'default' ? { ...loaded.config, dhtPort: 0 } : loaded.config
     // What to fetch: the one named, or every catalog this data directory fetched before.
     const targets: Array<{ publicKey: Buffer, salt?: Buffer }> = []
     if (all) {
