@@ -17,7 +17,7 @@
 // switch). The seeder checks every piece it reads against the torrent's SHA-1 piece hashes, so
 // a file damaged on disk is refused, never served.
 
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BbmeshError, LimitError, SchemaError, StoreError, UsageError } from '../core/errors.js'
 import { toHex } from '../core/infohash.js'
@@ -191,8 +191,15 @@ function pass (source: ShardSource, dir: string, bits: number, includeCatalogs: 
   }
 }
 
-/** Temp file beside the target, then rename: the final name never holds a partial file. */
+/**
+ * Temp file beside the target, then rename: the final name never holds a partial file. A file
+ * already there with these very bytes (an unchanged shard: names are content hashes) is left
+ * alone, so the seeder's open handle on it stays on a linked file (it refuses unlinked ones).
+ */
 function writeAtomically (path: string, data: Buffer): void {
+  try {
+    if (statSync(path).size === data.length && readFileSync(path).equals(data)) return
+  } catch {} // missing or unreadable: written below
   const tmp = path + TMP
   try {
     writeFileSync(tmp, data, { mode: 0o600 })

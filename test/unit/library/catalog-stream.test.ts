@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import BetterSqlite3 from 'better-sqlite3'
@@ -118,6 +118,12 @@ test('streaming build: temp files of a dead build are removed; stale shard files
   // What a build killed mid-write leaves: a temp file; and a whole shard no catalog lists.
   writeFileSync(join(d, 'ab'.repeat(32) + '.tmp'), 'half a shard')
   writeFileSync(join(d, 'cd'.repeat(32)), 'a shard of an unfinished build')
+  // The same catalog again: unchanged shard files are not rewritten (same inode), so a
+  // seeder's open handle never sees its file unlinked by a rebuild.
+  const inodes = first.shards.map((s) => statSync(s.path).ino)
+  const again = buildCatalogToDisk(store, d, { bits: 3 })
+  assert.ok(again.infohash.equals(first.infohash))
+  assert.deepEqual(again.shards.map((s) => statSync(s.path).ino), inodes)
   const second = buildCatalogToDisk(store, d, { bits: 4 })
   assert.ok(!existsSync(join(d, 'ab'.repeat(32) + '.tmp')), 'temp file removed by the next build')
   assert.ok(existsSync(join(d, 'cd'.repeat(32))), 'whole files stay until the switch')
