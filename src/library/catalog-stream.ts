@@ -19,15 +19,15 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BbmeshError, LimitError, SchemaError, StoreError, UsageError } from '../core/errors.js'
+import { LimitError, StoreError, UsageError } from '../core/errors.js'
 import { toHex } from '../core/infohash.js'
 import { LIMITS } from '../core/limits.js'
 import type { CreatedTorrent } from '../torrent/create.js'
 import type { TorrentRecord } from '../torrent/types.js'
 import {
-  CATALOG_PIECE_LENGTH, chooseBits, indexTorrent, shardName, shardTorrent, type BuildOptions, type Catalog,
+  CATALOG_PIECE_LENGTH, chooseBits, encodeForCatalog, indexTorrent, shardName, shardTorrent, sortUnique, type BuildOptions, type Catalog, type SkipLog,
 } from './catalog.js'
-import { assembleShard, encodeIndex, encodeRecord, recordFromTorrent, type CatalogIndex, type IndexEntry } from './catalog-format.js'
+import { assembleShard, encodeIndex, type CatalogIndex, type IndexEntry } from './catalog-format.js'
 
 /** What the streaming build reads: the store's range read and catalog count (src/store/index.ts). */
 export interface ShardSource {
@@ -124,9 +124,8 @@ export function buildCatalogToDisk (source: ShardSource, dir: string, opts: Stre
 function pass (source: ShardSource, dir: string, bits: number, includeCatalogs: boolean, opts: BuildOptions): DiskCatalog {
   if (!Number.isInteger(bits) || bits < 0 || bits > LIMITS.catalogMaxBits) throw new UsageError(`catalog: bits must be 0..${LIMITS.catalogMaxBits}`)
   const maxBytes = Math.min(opts.maxBytes ?? LIMITS.catalogMaxBytes, LIMITS.catalogMaxBytes)
-  const skippedErrors: Catalog['skippedErrors'] = []
+  const log: SkipLog = { skipped: 0, skippedErrors: [] }
   const shards: DiskShard[] = []
-  let skipped = 0
   let records = 0
   let total = 0 // buildCatalog's first cap: every record's bytes and length prefix
   let bytes = 0
@@ -137,31 +136,13 @@ function pass (source: ShardSource, dir: string, bits: number, includeCatalogs: 
     if (rows.length > LIMITS.catalogShardMaxRecords) throw new LimitError(`catalog: shard ${p} of more than ${LIMITS.catalogShardMaxRecords} rows, cap ${LIMITS.catalogShardMaxRecords}: use more bits`)
     const encoded: Array<{ key: Buffer, bytes: Buffer }> = []
     for (const t of rows) {
-      let rec
-      try {
-        rec = recordFromTorrent(t)
-      } catch (err) {
-        if (!(err instanceof BbmeshError)) throw err
-        skipped++
-        if (skippedErrors.length < 100) skippedErrors.push({ key: toHex(t.info.infohashV1 ?? t.info.infohashV2 ?? Buffer.alloc(0)), error: err })
-        continue
-      }
-      const b = encodeRecord(rec)
-      if (b.length > LIMITS.catalogRecordMax) throw new LimitError(`catalog: record ${toHex(rec.key)} of ${b.length} bytes, cap ${LIMITS.catalogRecordMax}`)
-      total += b.length + 12
+      const e = encodeForCatalog(t, log)
+      if (e === null) continue
+      total += e.bytes.length + 12
       if (total > maxBytes) throw new LimitError(`catalog: over ${maxBytes} bytes after ${records + encoded.length} records (cap LIMITS.catalogMaxBytes)`)
-      encoded.push({ key: rec.key, bytes: b })
+      encoded.push(e)
     }
-    encoded.sort((a, b) => Buffer.compare(a.key, b.key))
-    const group: typeof encoded = []
-    for (const e of encoded) {
-      if (group.length > 0 && group[group.length - 1].key.equals(e.key)) {
-        skipped++
-        if (skippedErrors.length < 100) skippedErrors.push({ key: toHex(e.key), error: new SchemaError(`catalog: key ${toHex(e.key)} listed twice`) })
-        continue
-      }
-      group.push(e)
-    }
+    const group = sortUnique(encoded, log)
     if (group.length === 0) continue
     const file = assembleShard(bits, p, group)
     if (file.length > LIMITS.catalogShardMax) throw new LimitError(`catalog: shard ${p} of ${file.length} bytes, cap ${LIMITS.catalogShardMax}: use more bits`)
@@ -187,7 +168,7 @@ function pass (source: ShardSource, dir: string, bits: number, includeCatalogs: 
   return {
     dir, bits, shards, index, indexFile, indexTorrent: it,
     infohash: it.info.infohashV1 as Buffer, infohashV2: it.info.infohashV2 as Buffer,
-    records, bytes: bytes + indexFile.length, skipped, skippedErrors,
+    records, bytes: bytes + indexFile.length, skipped: log.skipped, skippedErrors: log.skippedErrors,
   }
 }
 

@@ -93,6 +93,47 @@ export function indexTorrent (file: Uint8Array): CreatedTorrent {
   return createTorrentFromMemory({ name: INDEX_NAME, files: [{ path: [], data: file }] }, { mode: 'hybrid', pieceLength: CATALOG_PIECE_LENGTH })
 }
 
+/** The torrents a build left out, counted; the first 100 kept with their error. */
+export interface SkipLog { skipped: number, skippedErrors: Catalog['skippedErrors'] }
+
+function skip (log: SkipLog, key: string, error: BbmeshError): void {
+  log.skipped++
+  if (log.skippedErrors.length < 100) log.skippedErrors.push({ key, error })
+}
+
+/**
+ * One torrent as a catalog record (key and bytes), or null when its stored hashes are not the
+ * hashes of its bytes (logged as skipped). LimitError over the record cap.
+ */
+export function encodeForCatalog (t: Pick<TorrentRecord, 'info' | 'rawInfo'>, log: SkipLog): { key: Buffer, bytes: Buffer } | null {
+  let rec
+  try {
+    rec = recordFromTorrent(t)
+  } catch (err) {
+    if (!(err instanceof BbmeshError)) throw err
+    skip(log, toHex(t.info.infohashV1 ?? t.info.infohashV2 ?? Buffer.alloc(0)), err)
+    return null
+  }
+  const bytes = encodeRecord(rec)
+  if (bytes.length > LIMITS.catalogRecordMax) throw new LimitError(`catalog: record ${toHex(rec.key)} of ${bytes.length} bytes, cap ${LIMITS.catalogRecordMax}`)
+  return { key: rec.key, bytes }
+}
+
+/** Records sorted by key; a key listed twice (the same torrent twice) is kept once, the repeat logged. */
+export function sortUnique (encoded: Array<{ key: Buffer, bytes: Buffer }>, log: SkipLog): Array<{ key: Buffer, bytes: Buffer }> {
+  encoded.sort((a, b) => Buffer.compare(a.key, b.key))
+  const unique: typeof encoded = []
+  for (const e of encoded) {
+    if (unique.length > 0 && unique[unique.length - 1].key.equals(e.key)) {
+      // The bytes are equal when the hash is.
+      skip(log, toHex(e.key), new SchemaError(`catalog: key ${toHex(e.key)} listed twice`))
+      continue
+    }
+    unique.push(e)
+  }
+  return unique
+}
+
 /**
  * Build the catalog of these torrents (any order; a store's: recordsFromStore). Holds the
  * encoded records in memory. LimitError as soon as the catalog passes the byte cap.
@@ -100,36 +141,17 @@ export function indexTorrent (file: Uint8Array): CreatedTorrent {
 export function buildCatalog (torrents: Iterable<Pick<TorrentRecord, 'info' | 'rawInfo'>>, opts: BuildOptions = {}): Catalog {
   const maxBytes = Math.min(opts.maxBytes ?? LIMITS.catalogMaxBytes, LIMITS.catalogMaxBytes)
   const encoded: Array<{ key: Buffer, bytes: Buffer }> = []
-  const skippedErrors: Catalog['skippedErrors'] = []
-  let skipped = 0
+  const log: SkipLog = { skipped: 0, skippedErrors: [] }
   let total = 0
   for (const t of torrents) {
-    let rec
-    try {
-      rec = recordFromTorrent(t)
-    } catch (err) {
-      if (!(err instanceof BbmeshError)) throw err
-      skipped++
-      if (skippedErrors.length < 100) skippedErrors.push({ key: toHex(t.info.infohashV1 ?? t.info.infohashV2 ?? Buffer.alloc(0)), error: err })
-      continue
-    }
-    const bytes = encodeRecord(rec)
-    if (bytes.length > LIMITS.catalogRecordMax) throw new LimitError(`catalog: record ${toHex(rec.key)} of ${bytes.length} bytes, cap ${LIMITS.catalogRecordMax}`)
-    total += bytes.length + 12 // the record's length prefix, at most
+    const e = encodeForCatalog(t, log)
+    if (e === null) continue
+    total += e.bytes.length + 12 // the record's length prefix, at most
     if (total > maxBytes) throw new LimitError(`catalog: over ${maxBytes} bytes after ${encoded.length} records (cap LIMITS.catalogMaxBytes)`)
-    encoded.push({ key: rec.key, bytes })
+    encoded.push(e)
   }
-  encoded.sort((a, b) => Buffer.compare(a.key, b.key))
-  // A key twice (the same torrent listed twice): keep one; the bytes are equal when the hash is.
-  const unique: typeof encoded = []
-  for (const e of encoded) {
-    if (unique.length > 0 && unique[unique.length - 1].key.equals(e.key)) {
-      skipped++
-      if (skippedErrors.length < 100) skippedErrors.push({ key: toHex(e.key), error: new SchemaError(`catalog: key ${toHex(e.key)} listed twice`) })
-      continue
-    }
-    unique.push(e)
-  }
+  const unique = sortUnique(encoded, log)
+  const { skipped, skippedErrors } = log
 
   const bits = opts.bits ?? chooseBits(unique.length, opts.previous?.bits)
   if (!Number.isInteger(bits) || bits < 0 || bits > LIMITS.catalogMaxBits) throw new UsageError(`catalog: bits must be 0..${LIMITS.catalogMaxBits}`)
