@@ -238,12 +238,7 @@ export class TorrentStore {
       if (rows.length === 0) return []
       const files = this.#db.prepare('SELECT torrent_id, path, size, pieces_root FROM files WHERE torrent_id IN (SELECT value FROM json_each(?)) ORDER BY torrent_id, idx')
         .all(JSON.stringify(rows.map((r) => r.id))) as Array<FileRow & { torrent_id: number }>
-      const byId = new Map<number, FileRow[]>()
-      for (const f of files) {
-        let l = byId.get(f.torrent_id)
-        if (l === undefined) byId.set(f.torrent_id, l = [])
-        l.push(f)
-      }
+      const byId = filesById(files)
       return rows.map((r) => rowToRecord(r, byId.get(r.id) ?? []))
     })
   }
@@ -264,15 +259,21 @@ export class TorrentStore {
       if (rows.length === 0) return []
       const files = this.#db.prepare('SELECT torrent_id, path, size, pieces_root FROM files WHERE torrent_id BETWEEN ? AND ? ORDER BY torrent_id, idx')
         .all(rows[0].id, rows[rows.length - 1].id) as Array<FileRow & { torrent_id: number }>
-      const byId = new Map<number, FileRow[]>()
-      for (const f of files) {
-        let l = byId.get(f.torrent_id)
-        if (l === undefined) byId.set(f.torrent_id, l = [])
-        l.push(f)
-      }
+      const byId = filesById(files)
       return rows.map((r) => rowToRecord(r, byId.get(r.id) ?? []))
     })
   }
+}
+
+/** Files read for several torrents at once, by torrent id (in the order read). */
+function filesById (files: Array<FileRow & { torrent_id: number }>): Map<number, FileRow[]> {
+  const byId = new Map<number, FileRow[]>()
+  for (const f of files) {
+    let l = byId.get(f.torrent_id)
+    if (l === undefined) byId.set(f.torrent_id, l = [])
+    l.push(f)
+  }
+  return byId
 }
 
 function rowToRecord (row: TorrentRow, files: FileRow[]): StoredTorrent {
