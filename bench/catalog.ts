@@ -62,7 +62,7 @@ export async function run (): Promise<{ markdown: string }> {
     `| add one torrent: a fetcher with the old catalog downloads | ${((diff.fetchBytes + b.indexFile.length) / 1024).toFixed(1)} KiB (shard ${(diff.fetchBytes / 1024).toFixed(1)} KiB + index ${(b.indexFile.length / 1024).toFixed(1)} KiB), vs ${mib(b.bytes)} MiB for the whole catalog |`,
     `| read the whole catalog (index, shard hashes, every record hash-checked and parsed) | ${readS.toFixed(2)} s, ${read.records.length.toLocaleString('en')} records, ${read.refused} refused |`,
     '',
-    `Per 100k torrents the build time and size scale with the info dicts: real ones with many pieces are larger (a 4 GiB torrent with 1 MiB pieces has 80 KiB of \`pieces\`), so size is about the sum of the info dicts plus the record overhead measured here (${((a.bytes - infoBytes) / n).toFixed(0)} bytes a torrent: hashes, name, file list, framing). The build holds the encoded records in memory.`,
+    `Per 100k torrents the build time and size scale with the info dicts: real ones with many pieces are larger (a 4 GiB torrent with 1 MiB pieces has 80 KiB of \`pieces\`), so size is about the sum of the info dicts plus the record overhead measured here (${((a.bytes - infoBytes) / n).toFixed(0)} bytes a torrent: hashes, name, file list, framing). This build (buildCatalog) holds the encoded records in memory; \`bbmesh publish\` and \`harvest --publish\` stream the same bytes to disk one shard at a time (next section).`,
     '',
   ]
   return { markdown: lines.join('\n') }

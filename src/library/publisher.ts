@@ -33,6 +33,12 @@ import type { PointerStore } from './pointer-store.js'
 
 /** How often the publisher checks whether the library changed (and rebuilds if so). */
 export const REBUILD_CHECK_MS = 10 * 60 * 1000
+/**
+ * The same inside a harvester (harvest --publish), whose index grows all the time: new torrents
+ * land in shards at random, so each rebuild makes fetchers download most shards again; an hour
+ * batches that growth (docs/library.md, "Growth").
+ */
+export const HARVEST_REBUILD_CHECK_MS = 60 * 60 * 1000
 /** How often every catalog torrent is announced again (BEP-5 peers expire after ~30 min). */
 export const ANNOUNCE_MS = 15 * 60 * 1000
 /** Retry delay after a failed pointer put or announce round (no DHT node reachable yet). */

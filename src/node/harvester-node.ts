@@ -37,7 +37,7 @@ import type { NetworkSearchResult } from '../search/network-types.js'
 import { networkSearch } from '../search/network-search.js'
 import { scorer } from '../search/rank.js'
 import { ed25519Verify } from '../library/pointer.js'
-import { CatalogPublisher, type PublishStatus } from '../library/publisher.js'
+import { CatalogPublisher, HARVEST_REBUILD_CHECK_MS, type PublishStatus } from '../library/publisher.js'
 import { workerCatalogBuilder } from '../library/catalog-builder.js'
 import { PointerStore } from '../library/pointer-store.js'
 
@@ -226,7 +226,7 @@ export class HarvesterNode {
       ...(p.salt !== undefined ? { salt: p.salt } : {}),
       seeder: { host: c.host, port: c.seedPort },
       includeCatalogs: p.includeCatalogs === true,
-      ...(p.rebuildCheckMs !== undefined ? { rebuildCheckMs: p.rebuildCheckMs } : {}),
+      rebuildCheckMs: p.rebuildCheckMs ?? HARVEST_REBUILD_CHECK_MS,
       // The build reads the store in a worker thread: the DHT, the links and the API keep running.
       builder: workerCatalogBuilder(join(c.dataDir, 'index.sqlite')),
       logger: this.log.child({ component: 'publisher' }),

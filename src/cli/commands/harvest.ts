@@ -13,7 +13,7 @@ import { loadPublisherKey, type PublisherKey } from '../../identity/publisher-ke
 import { PASSPHRASE_OPTIONS, PASSPHRASE_HELP, readPassphrase, publisherKeyForPublishing } from '../passphrase.js'
 import { saltFlag } from './key.js'
 import { intFlag } from './publish.js'
-import { REBUILD_CHECK_MS } from '../../library/publisher.js'
+import { HARVEST_REBUILD_CHECK_MS } from '../../library/publisher.js'
 import { UsageError } from '../../core/errors.js'
 
 export const HARVEST_KEYS: readonly ConfigKey[] = ['dataDir', 'bootstrap', 'host', 'dhtPort', 'peerPort', 'krpcRate', 'krpcBytesRate', 'perIpRate', 'samplerConcurrency', 'fetchConcurrency', 'fetchTimeout', 'maxAttempts', 'minRevisit', 'community', 'contribution', 'apiHost', 'apiPort', 'seedPort', 'progress', 'logLevel', 'config']
@@ -44,7 +44,9 @@ Options:
                                  (minted on the first publish if \`bbmesh keygen\` was not run)
   --salt S                       with --publish: the BEP-44 salt to publish under (UTF-8, 1..64 bytes)
   --include-catalogs             with --publish: include records imported from other catalogs
-  --rebuild-check MS             with --publish: how often to look for index changes (default ${REBUILD_CHECK_MS})
+  --rebuild-check MS             with --publish: how often to look for index changes (default ${HARVEST_REBUILD_CHECK_MS}:
+                                 new torrents land in shards at random, so each rebuild changes most
+                                 shards for fetchers)
 ${PASSPHRASE_HELP}
 ${configHelp(HARVEST_KEYS)}
   -h, --help`,
