@@ -65,7 +65,29 @@ export async function main (argv: string[], out: Output = stdio): Promise<number
       out.err(`bbmesh ${name}: ${err.message}`)
       return 1
     }
+    const bind = bindFailure(err)
+    if (bind !== null) {
+      out.err(`bbmesh ${name}: ${bind}`)
+      return 1
+    }
     out.err(`bbmesh ${name}: internal error: ${(err as Error).stack ?? String(err)}`)
     return 70
   }
 }
+
+/**
+ * A socket that could not bind or listen (a port in use, a privileged port, an address this
+ * machine does not have) is the user's setting, not a bug: say which and what to do.
+ */
+export function bindFailure (err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException & { address?: string, port?: number }
+  if (typeof e !== 'object' || e === null || (e.syscall !== 'bind' && e.syscall !== 'listen')) return null
+  const where = e.address !== undefined ? `${e.address}${e.port !== undefined ? `:${e.port}` : ''}` : 'the configured address'
+  switch (e.code) {
+    case 'EADDRINUSE': return `cannot listen on ${where}: the port is in use (another bbmesh or BitTorrent client?). Choose another with --dht-port, --peer-port, --seed-port or --api-port, or 0 for any free port.`
+    case 'EACCES': return `cannot listen on ${where}: permission denied (ports below 1024 need privileges). Choose a port of 1024 or more, or 0 for any free port.`
+    case 'EADDRNOTAVAIL': return `cannot listen on ${where}: this machine has no such address. Check --host (and --api-host).`
+    default: return null
+  }
+}
+

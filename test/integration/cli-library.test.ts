@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSocket } from 'node:dgram'
+import { createServer } from 'node:net'
 import { openStore } from '../../src/store/index.js'
 import { syntheticTorrent } from '../../src/torrent/synthetic.js'
 import type { CreateMode } from '../../src/torrent/create.js'
@@ -174,6 +175,17 @@ test('bbmesh fetch: bad arguments exit 2 with a clear message; a key nobody publ
   const r = await runCli(['fetch', 'ab'.repeat(32), '--data-dir', dir, '--bootstrap', bootstrap, '--host', '127.0.0.1'], { guardMs: 60_000 })
   assert.equal(r.code, 1, r.stderr)
   assert.match(r.stderr, /no valid pointer under key abab/)
+  // A peer port in use: a clear message and exit 1, not a stack trace.
+  const tcp = createServer()
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+  t.after(() => tcp.close())
+  const busy = (tcp.address() as { port: number }).port
+  const pubDir = tempDir(t, 'busy')
+  fill(pubDir, 'cli-busy', 3)
+  const p = await runCli(['publish', '--data-dir', pubDir, ...net(bootstrap), '--peer-port', String(busy)], { guardMs: 60_000 })
+  assert.equal(p.code, 1, p.stderr)
+  assert.match(p.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busy}: the port is in use`))
+  assert.doesNotMatch(p.stderr, /internal error|at .*\.js:\d+/)
 })
 
 test('bbmesh publish with no publisher key mints one on this first publish (DESIGN.md), says its public key, and publishes under it', { timeout: 120_000 }, async (t) => {
