@@ -11,8 +11,7 @@ import { pathToFileURL } from 'node:url'
 import BetterSqlite3 from 'better-sqlite3'
 import { AbortedError, BbmeshError, HashMismatchError, LimitError, StoreError } from '../../../src/core/errors.js'
 import { openStore } from '../../../src/store/index.js'
-import { syntheticTorrent } from '../../../src/torrent/synthetic.js'
-import { createTorrentFromMemory, type CreateMode } from '../../../src/torrent/create.js'
+import { synth, quick } from '../../helpers/library-records.js'
 import type { TorrentRecord } from '../../../src/torrent/types.js'
 import { buildCatalog, recordsFromStore, type BuildOptions, type Catalog } from '../../../src/library/catalog.js'
 import { activeBuildWorkers, buildCatalogInWorker, buildCatalogToDiskInWorker, catalogSourceFilter, workerCatalogBuilder, type CatalogBuilder, type CatalogBuildRequest } from '../../../src/library/catalog-builder.js'
@@ -21,23 +20,11 @@ import { PointerStore } from '../../../src/library/pointer-store.js'
 import { generatePublisherKey } from '../../../src/identity/publisher-key.js'
 import type { DhtNode } from '../../../crawler/dht-node.js'
 
-const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
 const N = 3000
 const FROM_CATALOGS = 200
 const BIG = 20_000
 
-function synth (prefix: string, i: number, source = 'sample'): TorrentRecord {
-  const t = syntheticTorrent(`${prefix}-${i}`, MODES[i % 3])
-  return { info: t.info, rawInfo: t.rawInfo, source, discoveredAt: 1_700_000_000_000 + i }
-}
 
-/** A one-file torrent of 2 KiB: the big library only needs many distinct records, fast (synthetic.ts takes ~2 ms each). */
-function quick (i: number): TorrentRecord {
-  const data = Buffer.alloc(2048, i % 251)
-  data.writeUInt32BE(i)
-  const t = createTorrentFromMemory({ name: `builder-big-${i}`, files: [{ path: [], data }] }, { mode: MODES[i % 3], pieceLength: 16384 })
-  return { info: t.info, rawInfo: t.rawInfo, source: 'sample', discoveredAt: 1_700_000_000_000 + i }
-}
 
 let dir = ''
 let small = '' // N harvested (one of them tampered) + FROM_CATALOGS imported from another catalog
@@ -64,7 +51,7 @@ before(() => {
   row.raw_info[row.raw_info.length - 2] ^= 1
   db.prepare('UPDATE torrents SET raw_info = ? WHERE id = ?').run(row.raw_info, row.id)
   db.close()
-  fill(big, Array.from({ length: BIG }, (_, i) => quick(i)))
+  fill(big, Array.from({ length: BIG }, (_, i) => quick('builder-big', i)))
 })
 
 after(() => { rmSync(dir, { recursive: true, force: true }) })

@@ -12,28 +12,16 @@ import { tmpdir } from 'node:os'
 import BetterSqlite3 from 'better-sqlite3'
 import { LimitError, HashMismatchError } from '../../../src/core/errors.js'
 import { openStore, type Store } from '../../../src/store/index.js'
-import { syntheticTorrent } from '../../../src/torrent/synthetic.js'
-import { createTorrentFromMemory, type CreateMode } from '../../../src/torrent/create.js'
+import { synth, quick } from '../../helpers/library-records.js'
 import type { TorrentRecord } from '../../../src/torrent/types.js'
 import { buildCatalog, chooseBits, recordsFromStore, type BuildOptions, type Catalog } from '../../../src/library/catalog.js'
 import { catalogSourceFilter } from '../../../src/library/catalog-builder.js'
 import { buildCatalogToDisk, pruneShardFiles, shardFilePath, type DiskCatalog } from '../../../src/library/catalog-stream.js'
 
-const MODES: CreateMode[] = ['v1', 'hybrid', 'v2']
 const N = 3000
 const FROM_CATALOGS = 200
 
-function synth (prefix: string, i: number, source = 'sample'): TorrentRecord {
-  const t = syntheticTorrent(`${prefix}-${i}`, MODES[i % 3])
-  return { info: t.info, rawInfo: t.rawInfo, source, discoveredAt: 1_700_000_000_000 + i }
-}
 
-function quick (i: number): TorrentRecord {
-  const data = Buffer.alloc(2048, i % 251)
-  data.writeUInt32BE(i)
-  const t = createTorrentFromMemory({ name: `stream-${i}`, files: [{ path: [], data }] }, { mode: MODES[i % 3], pieceLength: 16384 })
-  return { info: t.info, rawInfo: t.rawInfo, source: 'sample', discoveredAt: 1_700_000_000_000 + i }
-}
 
 let dir = ''
 let store: Store
@@ -135,7 +123,7 @@ test('streaming build: temp files of a dead build are removed; stale shard files
 test('streaming build: a tampered row is skipped as buildCatalog skips it, and a skip that changes bits rebuilds with buildCatalog\'s choice', () => {
   // 513 rows: counted, 1 bit; the tampered one skipped leaves 512: buildCatalog chooses 0 bits.
   const path = join(dir, 'corner.sqlite')
-  fill(path, Array.from({ length: 513 }, (_, i) => quick(i))).close()
+  fill(path, Array.from({ length: 513 }, (_, i) => quick('stream', i))).close()
   tamperFirst(path)
   const s = openStore(path, { readonly: true })
   try {
