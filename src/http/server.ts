@@ -30,6 +30,8 @@ export interface ApiBackend {
   networkSearch?: (req: SearchRequest, timeoutMs: number) => Promise<NetworkSearchResult>
   stats: () => unknown
   members: () => unknown
+  /** The publishers' catalogs fetched into this index (bbmesh catalogs --json). */
+  catalogs: () => unknown
 }
 
 export interface ApiLimits {
@@ -441,6 +443,7 @@ export class ApiServer {
       case '/api/search': return { run: async (query, res, client) => await this.search(query, res, client) }
       case '/api/stats': return { run: async (query, res) => { params(query, NO_PARAMS); this.send(res, 200, await b.stats()) } }
       case '/api/members': return { run: async (query, res) => { params(query, NO_PARAMS); this.send(res, 200, await b.members()) } }
+      case '/api/catalogs': return { run: async (query, res) => { params(query, NO_PARAMS); this.send(res, 200, await b.catalogs()) } }
     }
     const m = /^\/api\/lookup\/([^/]*)$/.exec(path)
     if (m === null) return null

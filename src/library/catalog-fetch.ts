@@ -28,6 +28,7 @@ import { decodeIndex, decodeShard, toTorrentRecord, type CatalogIndex, type Inde
 import { diffCatalogs } from './catalog.js'
 import { getPointer } from './pointer-dht.js'
 import { pointerTarget, saltBytes } from './pointer.js'
+import { btpkMagnet } from '../identity/publisher-key.js'
 import type { PointerStore } from './pointer-store.js'
 import type { DownloadOptions, DownloadResult } from './piece-downloader.js'
 
@@ -341,4 +342,14 @@ function atomicWrite (dir: string, name: string, data: string | Buffer): void {
   const tmp = join(dir, `${name}.tmp`)
   writeFileSync(tmp, data, { mode: 0o600 })
   renameSync(tmp, join(dir, name))
+}
+
+/** What `bbmesh catalogs --json` prints and GET /api/catalogs answers: the fetched catalogs with their magnets. */
+export function catalogsReport (dataDir: string): { catalogs: Array<Omit<FetchedCatalog, 'dir'> & { magnet: string }> } {
+  return {
+    catalogs: listFetchedCatalogs(dataDir).map((c) => {
+      const { dir: _dir, ...rest } = c
+      return { ...rest, magnet: btpkMagnet(Buffer.from(c.public_key, 'hex'), c.salt_hex === undefined ? undefined : Buffer.from(c.salt_hex, 'hex')) }
+    }),
+  }
 }

@@ -40,6 +40,7 @@ import { ed25519Verify } from '../library/pointer.js'
 import { CatalogPublisher, HARVEST_REBUILD_CHECK_MS, type PublishStatus } from '../library/publisher.js'
 import { workerCatalogBuilder } from '../library/catalog-builder.js'
 import { PointerStore } from '../library/pointer-store.js'
+import { catalogsReport } from '../library/catalog-fetch.js'
 
 export interface HarvestStats {
   uptime_s: number
@@ -309,6 +310,7 @@ export class HarvesterNode {
       ...(this.membership !== null ? { networkSearch: async (req: SearchRequest, timeoutMs: number) => await this.networkSearch(req, timeoutMs) } : {}),
       stats: () => this.stats(),
       members: () => ({ members: this.memberList() }),
+      catalogs: () => catalogsReport(this.config.dataDir),
     }
   }
 

@@ -87,6 +87,7 @@ test('bbmesh serve: the HTTP API finds imported torrents; SIGTERM exits 0 and re
   assert.equal(stats.torrents, 3)
   assert.equal(stats.running, false)
   assert.deepEqual(await apiGet(dir, '/api/members'), { members: [] })
+  assert.deepEqual(await apiGet(dir, '/api/catalogs'), { catalogs: [] })
 
   await assert.rejects(apiGet(dir, '/api/search?q=fixture&network=1'), (e: Error) => e instanceof ApiHttpError && e.status === 503 && e.serverCode === 'ERR_NO_COOPERATIVE')
   await assert.rejects(apiGet(dir, '/api/search?q=%22*%28%29'), (e: Error) => e instanceof ApiHttpError && e.status === 400)

@@ -4,8 +4,7 @@
 import type { Command } from '../command.js'
 import { parse, configHelp } from '../args.js'
 import { loadConfig } from '../../config/load.js'
-import { listFetchedCatalogs } from '../../library/catalog-fetch.js'
-import { btpkMagnet } from '../../identity/publisher-key.js'
+import { catalogsReport } from '../../library/catalog-fetch.js'
 
 export const catalogsCommand: Command = {
   name: 'catalogs',
@@ -24,10 +23,7 @@ ${configHelp(['dataDir'])}
   async run (argv, out) {
     const p = parse(argv, { json: { type: 'boolean' } }, ['dataDir', 'config'], false)
     const { config } = loadConfig(p.configFlags)
-    const list = listFetchedCatalogs(config.dataDir).map((c) => {
-      const { dir: _dir, ...rest } = c
-      return { ...rest, magnet: btpkMagnet(Buffer.from(c.public_key, 'hex'), c.salt_hex === undefined ? undefined : Buffer.from(c.salt_hex, 'hex')) }
-    })
+    const list = catalogsReport(config.dataDir).catalogs
     if (p.values.json === true) { out.out(JSON.stringify({ catalogs: list })); return 0 }
     if (list.length === 0) { out.out('no catalog fetched yet (bbmesh fetch <public key>)'); return 0 }
     for (const c of list) {

@@ -2,6 +2,7 @@
 // SIGINT/SIGTERM, for a data directory no harvester runs on (a harvester serves the API
 // itself). It joins no cooperative: network searches answer 503.
 
+import { catalogsReport } from '../../library/catalog-fetch.js'
 import type { Command } from '../command.js'
 import { parse, configHelp } from '../args.js'
 import { loadConfig } from '../../config/load.js'
@@ -31,6 +32,7 @@ export function serveBackend (store: Store, dataDir: string): ApiBackend {
       const st = readStatus(dataDir)
       return { members: st !== null && Array.isArray(st.members) ? st.members : [] }
     },
+    catalogs: () => catalogsReport(dataDir),
   }
 }
 

@@ -29,6 +29,7 @@ export function fakeBackend (over: Partial<ApiBackend> = {}): { backend: ApiBack
     lookup: (hex) => { calls.lookup.push(hex); return hex === HIT.infohash ? [HIT] : [] },
     stats: () => ({ torrents: 1, running: false }),
     members: () => ({ members: [{ peer_id: 'aa', host: '127.0.0.1', port: 1 }] }),
+    catalogs: () => ({ catalogs: [{ public_key: 'bb'.repeat(32), records: 3 }] }),
     ...over,
   }
   return { backend, calls }

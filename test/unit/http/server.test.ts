@@ -78,12 +78,14 @@ test('GET /api/lookup/:hex: 40 or 64 hex digits, lower-cased; anything else 400'
   assert.equal(calls.lookup.length, 2)
 })
 
-test('GET /api/stats and /api/members answer what the backend returns', async (t) => {
+test('GET /api/stats, /api/members and /api/catalogs answer what the backend returns', async (t) => {
   const { backend } = fakeBackend({ stats: async () => ({ torrents: 7 }) })
   const { port } = await startServer(t, backend)
   assert.deepEqual((await get(port, '/api/stats')).json, { torrents: 7 })
   assert.deepEqual((await get(port, '/api/members')).json, { members: [{ peer_id: 'aa', host: '127.0.0.1', port: 1 }] })
+  assert.deepEqual((await get(port, '/api/catalogs')).json, { catalogs: [{ public_key: 'bb'.repeat(32), records: 3 }] })
   assert.equal((await get(port, '/api/stats?verbose=1')).status, 400)
+  assert.equal((await get(port, '/api/catalogs?x=1')).status, 400)
 })
 
 test('unknown routes 404, other methods 405 (Allow: GET), bodies 413', async (t) => {
