@@ -3,6 +3,7 @@
 // SHA-1 check of a piece, and for hybrids the BEP-52 pieces-root check of a finished file.
 // File contents live in one Buffer per file (pads are never stored: they are zeros by
 // definition), so memory is the torrent's real size, which the caller capped.
+// v2-only torrents have no v1 stream: planDownload hands them to V2DownloadLayout (piece-download-v2.ts).
 
 import { createHash } from 'node:crypto'
 import { constants as bufferConstants } from 'node:buffer'
@@ -13,6 +14,7 @@ import { checkPath } from '../torrent/path-safety.js'
 import { BLOCK_SIZE, FileMerkleHasher } from '../torrent/merkle.js'
 import { LIMITS } from '../core/limits.js'
 import type { TorrentInfo } from '../torrent/types.js'
+import { V2DownloadLayout } from './piece-download-v2.js'
 
 /** A run of the v1 piece stream: bytes of file `file`, or pad bytes when file is -1. */
 export interface Segment { start: number, end: number, file: number }
@@ -22,7 +24,25 @@ export interface BlockSpan { begin: number, length: number }
 
 const ZEROS = Buffer.alloc(BLOCK_SIZE)
 
-export class DownloadLayout {
+/** What the downloader needs of a torrent's pieces: the v1 stream (DownloadLayout) or BEP-52 per-file pieces (V2DownloadLayout). */
+export interface PieceLayout {
+  readonly info: TorrentInfo
+  readonly numPieces: number
+  /** File bytes only (what `maxBytes` caps). */
+  readonly totalSize: number
+  readonly paths: string[][]
+  readonly files: Buffer[]
+  /** The piece check, as named in messages: 'SHA-1' or 'merkle'. */
+  readonly check: string
+  blocks: (p: number) => Array<BlockSpan | null>
+  dataBytes: (p: number) => number
+  write: (p: number, begin: number, data: Buffer) => boolean
+  verifyPiece: (p: number) => boolean
+  pieceVerified: (p: number) => void
+}
+
+export class DownloadLayout implements PieceLayout {
+  readonly check = 'SHA-1'
   readonly numPieces: number
   readonly pieceLength: number
   /** Bytes the v1 pieces cover: files and pads. */
@@ -156,14 +176,13 @@ export class DownloadLayout {
  * Parse and check a raw info dict for download, allocating the file buffers last: the
  * infohash must be one of the torrent's (v1, or v2 truncated to 20 bytes), the real size at
  * most maxBytes (LimitError, before any connection), paths safe and distinct. v2-only
- * torrents have no v1 piece stream: UsageError (BEP-52 piece layers are not fetched yet).
+ * torrents have no v1 piece stream: their pieces are laid out per file (V2DownloadLayout).
  */
-export function planDownload (rawInfo: Buffer, infohash: Buffer, maxBytes: number): DownloadLayout {
+export function planDownload (rawInfo: Buffer, infohash: Buffer, maxBytes: number): PieceLayout {
   if (!Buffer.isBuffer(rawInfo)) throw new UsageError('download: rawInfo must be a Buffer')
   if (!Buffer.isBuffer(infohash) || infohash.length !== 20) throw new UsageError('download: infohash must be 20 bytes')
   if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) throw new UsageError('download: maxBytes must be a non-negative integer')
   const info = parseInfo(rawInfo)
-  if (info.version === 'v2') throw new UsageError('v2-only torrents are not supported by the downloader yet')
   const v2 = info.infohashV2?.subarray(0, 20)
   if (!(info.infohashV1?.equals(infohash) === true || v2?.equals(infohash) === true)) {
     throw new UsageError('download: the infohash is not this info dict\'s (v1, or v2 truncated to 20 bytes)')
@@ -173,6 +192,7 @@ export function planDownload (rawInfo: Buffer, infohash: Buffer, maxBytes: numbe
   for (const f of info.files) {
     if (f.size > bufferConstants.MAX_LENGTH) throw new LimitError(`download: file ${f.path} of ${f.size} bytes does not fit in memory`)
   }
+  if (info.version === 'v2') return new V2DownloadLayout(info)
   const d = decode(rawInfo, { maxBytes: LIMITS.metadataMaxSize, maxDepth: INFO_MAX_DEPTH, maxItems: INFO_MAX_ITEMS })
   if (!isDict(d)) throw new SchemaError('info: not a dict') // parseInfo already refused it
   return new DownloadLayout(info, getBytes(d, 'pieces') ?? new Uint8Array(), v1Segments(d, info))

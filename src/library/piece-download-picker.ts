@@ -3,6 +3,8 @@
 // so a piece that fails names exactly one sender to ban. Per block it counts the requests
 // sent to the owner and the copies received, so a copy nobody asked for is told apart from
 // one asked twice (a re-request after a BEP-3 choke, which cancels what was pending).
+// A piece whose hash is not known yet (v2-only: its piece layer still to fetch) is not
+// picked, nor counted as wanted, until `ready` says so.
 
 import type { BlockSpan } from './piece-download-layout.js'
 import { BLOCK_SIZE } from '../torrent/merkle.js'
@@ -36,7 +38,11 @@ export class PiecePicker<P extends object> {
   /** Every piece below this one is done. */
   private cursor = 0
 
-  constructor (readonly numPieces: number, private readonly blocksOf: (piece: number) => Array<BlockSpan | null>) {
+  constructor (
+    readonly numPieces: number,
+    private readonly blocksOf: (piece: number) => Array<BlockSpan | null>,
+    private readonly ready: (piece: number) => boolean = () => true,
+  ) {
     this.done = new Uint8Array(numPieces)
     this.missing = numPieces
   }
@@ -65,7 +71,7 @@ export class PiecePicker<P extends object> {
     }
     while (this.cursor < this.numPieces && this.done[this.cursor] === 1) this.cursor++
     for (let p = this.cursor; p < this.numPieces; p++) {
-      if (this.done[p] === 1 || has[p] !== 1 || this.inFlight.has(p)) continue
+      if (this.done[p] === 1 || has[p] !== 1 || this.inFlight.has(p) || !this.ready(p)) continue
       const blocks = this.blocksOf(p)
       const fl: InFlight<P> = {
         piece: p, owner: peer, blocks, state: new Uint8Array(blocks.length), asked: new Uint8Array(blocks.length),
@@ -154,9 +160,9 @@ export class PiecePicker<P extends object> {
     this.pending.delete(peer)
   }
 
-  /** The peer has a missing piece (owned by anyone). */
+  /** The peer has a missing piece (owned by anyone) whose hash is known. */
   wants (has: Uint8Array): boolean {
-    for (let p = this.cursor; p < this.numPieces; p++) if (this.done[p] === 0 && has[p] === 1) return true
+    for (let p = this.cursor; p < this.numPieces; p++) if (this.done[p] === 0 && has[p] === 1 && this.ready(p)) return true
     return false
   }
 

@@ -1,4 +1,4 @@
-// Download a whole torrent (v1 or hybrid, one or many files) from a list of peers over the
+// Download a whole torrent (v1, hybrid or v2-only, one or many files) from a list of peers over the
 // BitTorrent peer wire, every piece verified, into memory: for catalog shards and indexes.
 //
 //   const { files } = await downloadTorrent(rawInfo, { infohash, peers, maxBytes: 64 << 20 })
@@ -17,8 +17,14 @@
 // piece goes back to the pool. Each candidate is dialled at most once, at most maxPeers at a
 // time. With no peer left and pieces missing: DownloadError with the counts.
 //
-// v2-only torrents are refused (UsageError): they have no v1 piece hashes, and verifying
-// them piece by piece needs BEP-52 hash requests for the piece layers, not done yet.
+// v2-only torrents (BEP-52; piece-download-v2.ts) have no v1 piece hashes: we handshake with
+// the truncated v2 infohash and the v2 reserved bit, and ask peers for the piece layer of each
+// file longer than one piece by `hash request` (msg 21, at most 512 hashes each, one peer per
+// request at a time). A `hashes` reply (22) whose hashes and uncles do not prove up to the
+// file's pieces root bans its sender; a `hash reject` (23) sends the request to another peer
+// (never back to one that rejected it). A piece is asked for only once its hash is known, and
+// checked by the merkle root of its blocks; a failure bans its sender as for v1. A peer that
+// owes hash replies past the stall timeout is dropped like one that owes blocks.
 
 import { randomBytes } from 'node:crypto'
 import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../wire/handshake.js'
@@ -26,7 +32,9 @@ import { MSG, frame, decodeExtHandshake } from '../wire/messages.js'
 import { AbortedError, BbmeshError, DownloadError, HashMismatchError, ProtocolError, TimeoutError, UsageError } from '../core/errors.js'
 import { abortReason } from '../core/deadline.js'
 import type { PeerAddr } from '../core/compact.js'
-import { planDownload, type DownloadLayout } from './piece-download-layout.js'
+import { planDownload, type PieceLayout } from './piece-download-layout.js'
+import { V2DownloadLayout, type HashChunk } from './piece-download-v2.js'
+import { decodeHashRequest, encodeHashRequest, HASH_REQUEST_BYTES } from './seed-merkle.js'
 import { PiecePicker, type BlockRequest } from './piece-download-picker.js'
 import { AwaitedConn } from '../wire/awaited-conn.js'
 
@@ -44,6 +52,8 @@ export const DOWNLOAD_DEFAULTS = Object.freeze({
   progressMs: 250,
   /** Drop reasons kept for the DownloadError. */
   maxReasons: 16,
+  /** v2-only: hash requests in flight per peer (each up to 512 piece hashes). */
+  hashPipeline: 4,
 })
 
 /** BEP-6 fast extension messages, understood even though we do not advertise it. */
@@ -54,7 +64,7 @@ const REJECT = 0x10
 export interface DownloadProgress { piecesDone: number, pieces: number, bytesDone: number, bytes: number, peers: number }
 
 export interface DownloadOptions {
-  /** The infohash to handshake with (v1 SHA-1, or the truncated v2 of a hybrid). */
+  /** The infohash to handshake with (v1 SHA-1, or the truncated v2 of a hybrid or v2-only torrent). */
   infohash: Buffer
   /** Candidates, tried in order, at most maxPeers connected at once, each at most once. */
   peers: PeerAddr[]
@@ -129,6 +139,8 @@ class Peer {
   /** Since when it has none of the missing pieces (0: it has some). */
   uselessSince = 0
   piecesVerified = 0
+  /** v2-only: piece-layer requests sent to it and not answered yet. */
+  readonly hashOwed = new Set<HashChunk>()
 
   constructor (readonly addr: PeerAddr, readonly conn: AwaitedConn, numPieces: number, pipeline: number) {
     this.key = `${addr.host}:${addr.port}`
@@ -148,6 +160,8 @@ class Download {
   private readonly peerId: Buffer
   private readonly stallMs: number
   private readonly pipeline: number
+  /** v2-only torrents: the piece layers to fetch; null for v1 and hybrid. */
+  private readonly v2: V2DownloadLayout | null
   private nextCandidate = 0
   private piecesFailed = 0
   private bytesDone = 0
@@ -160,8 +174,10 @@ class Download {
   private resolve: () => void = () => {}
   private reject: (err: unknown) => void = () => {}
 
-  constructor (private readonly layout: DownloadLayout, private readonly opts: DownloadOptions) {
-    this.picker = new PiecePicker(layout.numPieces, (p) => layout.blocks(p))
+  constructor (private readonly layout: PieceLayout, private readonly opts: DownloadOptions) {
+    const v2 = layout instanceof V2DownloadLayout ? layout : null
+    this.v2 = v2
+    this.picker = new PiecePicker(layout.numPieces, (p) => layout.blocks(p), v2 === null ? undefined : (p) => v2.ready(p))
     this.peerId = opts.peerId ?? Buffer.concat([Buffer.from('-BM0100-', 'latin1'), randomBytes(12)])
     this.stallMs = opts.stallTimeoutMs ?? DOWNLOAD_DEFAULTS.stallTimeoutMs
     this.pipeline = opts.pipeline ?? DOWNLOAD_DEFAULTS.pipeline
@@ -276,6 +292,8 @@ class Download {
     } finally {
       this.peers.delete(peer)
       this.picker.release(peer)
+      for (const c of peer.hashOwed) c.askedOf = null // back to the pool for another peer
+      peer.hashOwed.clear()
       if (!this.settled) { this.kick(); this.refill() }
       await peer.conn.destroy()
     }
@@ -284,10 +302,11 @@ class Download {
   private async session (peer: Peer): Promise<void> {
     const conn = peer.conn
     await conn.connected()
-    conn.write(encodeHandshake(this.opts.infohash, this.peerId))
+    conn.write(encodeHandshake(this.opts.infohash, this.peerId, { v2: this.v2 !== null }))
     const hs = decodeHandshake(await conn.raw(HANDSHAKE_LEN))
     if (!hs.infohash.equals(this.opts.infohash)) throw new ProtocolError('answered the handshake for another infohash')
     peer.ready = true
+    this.askHashes(peer)
     conn.write(frame(MSG.interested))
     for (;;) {
       const f = await conn.frame()
@@ -335,6 +354,12 @@ class Download {
       case MSG.piece:
         this.onBlock(peer, f)
         return
+      case MSG.hashes:
+        if (this.v2 !== null) this.onHashes(peer, f, this.v2) // v1, hybrid: never asked for, ignored
+        return
+      case MSG.hashReject:
+        if (this.v2 !== null) this.onHashReject(peer, f)
+        return
       case MSG.extended:
         // Only its BEP-10 handshake matters: a smaller `reqq` lowers our pipeline to it.
         if (f.length >= 2 && f[1] === 0) {
@@ -344,7 +369,7 @@ class Download {
         return
       default:
         // interested, not interested, request, cancel (we serve nothing), port, suggest,
-        // allowed fast, v2 hash messages (never asked for), unknown ids: ignored (BEP-3).
+        // allowed fast, hash requests, unknown ids: ignored (BEP-3).
     }
   }
 
@@ -360,7 +385,7 @@ class Download {
     peer.lastBlock = Date.now()
     if (!this.layout.write(piece, begin, data)) this.badPiece(peer, piece, `piece ${piece} has non-zero bytes in a pad file`)
     if (this.picker.isComplete(piece)) {
-      if (!this.layout.verifyPiece(piece)) this.badPiece(peer, piece, `piece ${piece} failed its SHA-1 check`)
+      if (!this.layout.verifyPiece(piece)) this.badPiece(peer, piece, `piece ${piece} failed its ${this.layout.check} check`)
       this.picker.settle(piece, true)
       if (peer.piecesVerified++ === 0) this.peersUsed++
       this.bytesDone += this.layout.dataBytes(piece)
@@ -374,6 +399,61 @@ class Download {
       if (this.picker.missing === 0) { this.finish(); return }
     }
     this.fill(peer)
+  }
+
+  /** The chunk of our requests to `peer` that a hashes / hash reject header names, if any. */
+  private owedChunk (peer: Peer, header: Buffer): HashChunk | undefined {
+    const r = decodeHashRequest(header)
+    for (const c of peer.hashOwed) {
+      if (c.root.equals(r.root) && c.base === r.base && c.index === r.index && c.length === r.length && c.proofLayers === r.proofLayers) return c
+    }
+    return undefined
+  }
+
+  /** BEP-52 `hashes`: a reply to one of our piece-layer requests, proven up to the file's root or the sender is banned. */
+  private onHashes (peer: Peer, f: Buffer, v2: V2DownloadLayout): void {
+    if (f.length < 1 + HASH_REQUEST_BYTES) throw new ProtocolError('hashes message shorter than its header')
+    const c = this.owedChunk(peer, f.subarray(1, 1 + HASH_REQUEST_BYTES))
+    if (c === undefined) throw new ProtocolError('sent hashes never requested')
+    peer.hashOwed.delete(c)
+    c.askedOf = null
+    if (!v2.acceptHashes(c, f.subarray(1 + HASH_REQUEST_BYTES))) {
+      this.banned.add(peer.key)
+      throw new HashMismatchError(`hashes for ${v2.path(c.file)} (pieces ${c.index}..${c.index + c.length - 1}) do not prove up to its pieces root`)
+    }
+    peer.lastBlock = Date.now()
+    this.kick() // pieces whose hash is now known can be asked for
+  }
+
+  /** BEP-52 `hash reject`: that peer will not give these hashes; another may. */
+  private onHashReject (peer: Peer, f: Buffer): void {
+    if (f.length !== 1 + HASH_REQUEST_BYTES) throw new ProtocolError('hash reject message of the wrong length')
+    const c = this.owedChunk(peer, f.subarray(1))
+    if (c === undefined) return // not ours (or already answered): nothing to undo
+    peer.hashOwed.delete(c)
+    c.askedOf = null
+    c.rejectedBy.add(peer.key)
+    peer.lastBlock = Date.now()
+    this.kick()
+  }
+
+  /** v2-only: ask the peer for piece-layer chunks nobody is asked for and it has not rejected. */
+  private askHashes (peer: Peer): void {
+    if (this.v2 === null || !peer.ready || this.settled) return
+    const out: Buffer[] = []
+    for (const c of this.v2.chunks) {
+      if (peer.hashOwed.size >= DOWNLOAD_DEFAULTS.hashPipeline) break
+      if (c.done || c.askedOf !== null || c.rejectedBy.has(peer.key)) continue
+      c.askedOf = peer
+      peer.hashOwed.add(c)
+      out.push(frame(MSG.hashRequest, encodeHashRequest({ root: c.root, base: c.base, index: c.index, length: c.length, proofLayers: c.proofLayers })))
+    }
+    if (out.length > 0) peer.conn.write(out.length === 1 ? out[0] : Buffer.concat(out))
+  }
+
+  /** v2-only: piece-layer chunks still missing that this peer has not rejected. */
+  private hashWork (peer: Peer): boolean {
+    return this.v2 !== null && this.v2.chunks.some((c) => !c.done && !c.rejectedBy.has(peer.key))
   }
 
   /** Bad data: count the piece, ban its sender (this download never dials it again), drop it. */
@@ -396,9 +476,9 @@ class Download {
     if (out.length > 0) peer.conn.write(out.length === 1 ? out[0] : Buffer.concat(out))
   }
 
-  /** Pieces went back to the pool: let every peer pick them up. */
+  /** Pieces (or hash requests) went back to the pool, or became askable: let every peer pick them up. */
   private kick (): void {
-    for (const p of this.peers) this.fill(p)
+    for (const p of this.peers) { this.askHashes(p); this.fill(p) }
   }
 
   private onTick (): void {
@@ -415,12 +495,15 @@ class Download {
       if (now - p.startedAt > ms) p.conn.fail(new TimeoutError(`no handshake within ${ms} ms`))
       return
     }
-    const wants = this.picker.wants(p.has)
+    const wants = this.picker.wants(p.has) || this.hashWork(p)
     const owed = this.picker.outstanding(p)
-    if (owed > 0 || (p.choked && wants)) {
+    const hashOwed = p.hashOwed.size
+    if (owed > 0 || hashOwed > 0 || (p.choked && wants)) {
       if (p.waitingSince === 0) p.waitingSince = now
       if (now - Math.max(p.waitingSince, p.lastBlock) > ms) {
-        p.conn.fail(new TimeoutError(owed > 0 ? `stalled: no block for ${ms} ms with ${owed} requests pending` : `kept us choked for ${ms} ms`))
+        p.conn.fail(new TimeoutError(owed > 0
+          ? `stalled: no block for ${ms} ms with ${owed} requests pending`
+          : hashOwed > 0 ? `stalled: no hashes for ${ms} ms with ${hashOwed} hash requests pending` : `kept us choked for ${ms} ms`))
         return
       }
     } else {

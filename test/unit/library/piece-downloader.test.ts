@@ -3,7 +3,7 @@
 // two at once; then hostile seeders (test/helpers/fake-seeder.ts): a corrupt block, another
 // infohash, blocks never requested or of the wrong length, non-zero pad bytes, never
 // unchoking, withholding blocks, a hybrid whose v1 and v2 hashes disagree; and the edges:
-// size cap before any connection, abort, deadline, v2-only refused. After each download the
+// size cap before any connection, abort, deadline. (v2-only torrents: piece-downloader-v2.test.ts.) After each download the
 // seeder's connections drop back to 0.
 
 import { test } from 'node:test'
@@ -346,12 +346,12 @@ test('a torrent over maxBytes is refused before any connection', async () => {
   }
 })
 
-test('bad arguments: an infohash not of this torrent, a v2-only torrent', async () => {
+test('bad arguments: an infohash not of this torrent (v2-only: its SHA-1 is not one)', async () => {
   const m = make('v1', 16 * KB, [['', 1000]])
   await assert.rejects(downloadTorrent(m.rawInfo, { infohash: randomBytes(20), peers: [], maxBytes: 1 << 20 }), UsageError)
   const v2 = createTorrentFromMemory({ name: 'v2', files: [{ path: [], data: randomBytes(1000) }] }, { mode: 'v2', pieceLength: 16 * KB })
-  const ih = (v2.info.infohashV2 as Buffer).subarray(0, 20)
-  await assert.rejects(downloadTorrent(v2.rawInfo, { infohash: ih, peers: [], maxBytes: 1 << 20 }), /v2-only torrents are not supported/)
+  const sha1 = createHash('sha1').update(v2.rawInfo).digest()
+  await assert.rejects(downloadTorrent(v2.rawInfo, { infohash: sha1, peers: [], maxBytes: 1 << 20 }), UsageError)
   const e = await downloadTorrent(m.rawInfo, { infohash: m.ih, peers: [], maxBytes: 1 << 20 }).then(() => null, (x: unknown) => x)
   assert.ok(e instanceof DownloadError && e.peersTried === 0, String(e))
 })
