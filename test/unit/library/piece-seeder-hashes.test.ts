@@ -9,73 +9,27 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect, type Socket } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
-import { FrameReader } from '../../../src/wire/frame-reader.js'
-import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../../../src/wire/handshake.js'
+import { decodeHandshake } from '../../../src/wire/handshake.js'
 import { MSG, frame } from '../../../src/wire/messages.js'
 import { createTorrentFromMemory, type CreateMode, type CreatedTorrent } from '../../../src/torrent/create.js'
 import { PieceSeeder, seedTorrentOf, type PieceSeederOptions } from '../../../src/library/piece-seeder.js'
+import { RawPeer } from '../../helpers/raw-peer.js'
 
 const KIB = 1024
 const PL = 32 * KIB // piece layer 1: base 0 (blocks) and the piece layer differ
 const sha = (...parts: Uint8Array[]): Buffer => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest() }
 
-class Peer {
-  private readonly reader = new FrameReader(1 << 20)
-  private readonly frames: Buffer[] = []
-  private waiter: (() => void) | null = null
-  hs: Buffer | null = null
-  closed = false
-
-  private constructor (readonly s: Socket) {
-    s.on('data', (c: Buffer) => {
-      this.reader.push(c)
-      if (this.hs === null) {
-        this.hs = this.reader.takeRaw(HANDSHAKE_LEN)
-        if (this.hs === null) return
-      }
-      for (let f = this.reader.next(); f !== null; f = this.reader.next()) this.frames.push(f)
-      this.waiter?.()
-    })
-    s.on('close', () => { this.closed = true; this.waiter?.() })
-    s.on('error', () => {})
-  }
-
-  static async open (port: number, infohash: Uint8Array, opts: { v2?: boolean } = {}): Promise<Peer> {
-    const s = connect({ host: '127.0.0.1', port })
-    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
-    const p = new Peer(s)
-    s.write(encodeHandshake(infohash, randomBytes(20), opts))
-    assert.ok(await p.next(MSG.bitfield), 'bitfield after the handshake')
-    return p
-  }
-
-  /** The next frame with this id (others skipped), or null once the link closed. */
-  async next (id: number): Promise<Buffer | null> {
-    for (;;) {
-      const i = this.frames.findIndex((f) => f.length > 0 && f[0] === id)
-      if (i >= 0) return this.frames.splice(i, 1)[0]
-      if (this.closed) return null
-      await new Promise<void>((resolve) => { this.waiter = resolve })
-      this.waiter = null
-    }
-  }
-
-  /** The next hashes (22) or hash reject (23) frame. */
-  async reply (): Promise<Buffer> {
-    for (;;) {
-      const i = this.frames.findIndex((f) => f[0] === MSG.hashes || f[0] === MSG.hashReject)
-      if (i >= 0) return this.frames.splice(i, 1)[0]
-      assert.ok(!this.closed, 'link closed while waiting for a hash reply')
-      await new Promise<void>((resolve) => { this.waiter = resolve })
-      this.waiter = null
-    }
-  }
-
-  async untilClosed (): Promise<void> {
-    while (!this.closed) await new Promise<void>((resolve) => { this.waiter = resolve })
-  }
+/** A raw client past the handshake and bitfield; reply() is the next hashes (22) or hash reject (23). */
+async function openPeer (port: number, infohash: Uint8Array, opts: { v2?: boolean } = {}): Promise<RawPeer & { reply: () => Promise<Buffer> }> {
+  const p = await RawPeer.handshake(port, infohash, opts)
+  return Object.assign(p, {
+    reply: async (): Promise<Buffer> => {
+      const f = await p.next(MSG.hashes, MSG.hashReject)
+      assert.ok(f !== null, 'link closed while waiting for a hash reply')
+      return f
+    },
+  })
 }
 
 interface Req { root: Buffer, base: number, index: number, length: number, proofLayers: number }
@@ -166,7 +120,7 @@ for (const mode of ['v2', 'hybrid'] as CreateMode[]) {
     const pieceHash = (i: number): Buffer => i < 38 ? bigPieces.subarray(i * 32, i * 32 + 32) : foldUp(new Array(2).fill(Buffer.alloc(32)))
     const aLeaves = leavesOf(fx.files.get('a.bin') as Buffer)
     await withSeeder(fx, async (seeder, port) => {
-      const p = await Peer.open(port, fx.ih) // never interested: hash requests are served while choked
+      const p = await openPeer(port, fx.ih) // never interested: hash requests are served while choked
       const cases: Array<{ file: string, base: number, index: number, length: number, proofLayers: number, uncles: number }> = [
         { file: 'big.bin', base: 0, index: 0, length: 2, proofLayers: 6, uncles: 6 },
         { file: 'big.bin', base: 0, index: 8, length: 8, proofLayers: 6, uncles: 4 },
@@ -229,7 +183,7 @@ test('bad hash requests get a hash reject echoing their fields, the link stays o
     ['length over the cap', { root: big, base: 0, index: 0, length: 128, proofLayers: 0 }],
   ]
   await withSeeder(fx, async (seeder, port) => {
-    const p = await Peer.open(port, fx.ih)
+    const p = await openPeer(port, fx.ih)
     for (const [label, r] of bad) {
       p.s.write(frame(MSG.hashRequest, reqPayload(r)))
       const reply = await p.reply()
@@ -253,7 +207,7 @@ for (const [label, size] of [['47 bytes', 47], ['49 bytes', 49], ['empty', 0]] a
   test(`a malformed hash request frame (${label}) closes the link`, async () => {
     const fx = fixture('v2')
     await withSeeder(fx, async (seeder, port) => {
-      const p = await Peer.open(port, fx.ih)
+      const p = await openPeer(port, fx.ih)
       const body = Buffer.alloc(size)
       fx.root('big.bin').copy(body, 0, 0, Math.min(32, size))
       p.s.write(frame(MSG.hashRequest, body))
@@ -271,7 +225,7 @@ test('bytes that do not match the info dict never yield hashes', async () => {
   seeder.add(seedTorrentOf(fx.t.rawInfo, wrong)) // right sizes, wrong content
   const { port } = await seeder.start()
   try {
-    const p = await Peer.open(port, fx.ih)
+    const p = await openPeer(port, fx.ih)
     const r = { root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 }
     p.s.write(frame(MSG.hashRequest, reqPayload(r)))
     assert.equal((await p.reply())[0], MSG.hashReject)
@@ -285,11 +239,11 @@ test('BEP-52 upgrade: a hybrid\'s SHA-1 hash with the v2 bit is answered with th
   const fx = fixture('hybrid')
   const v1 = fx.t.info.infohashV1 as Buffer
   await withSeeder(fx, async (seeder, port) => {
-    const up = await Peer.open(port, v1, { v2: true })
+    const up = await openPeer(port, v1, { v2: true })
     assert.deepEqual(decodeHandshake(up.hs as Buffer).infohash, fx.ih)
-    const plain = await Peer.open(port, v1)
+    const plain = await openPeer(port, v1)
     assert.deepEqual(decodeHandshake(plain.hs as Buffer).infohash, v1)
-    const onV2 = await Peer.open(port, fx.ih, { v2: true })
+    const onV2 = await openPeer(port, fx.ih, { v2: true })
     assert.deepEqual(decodeHandshake(onV2.hs as Buffer).infohash, fx.ih)
     assert.equal(seeder.counters.v2Upgrades, 1)
     for (const p of [up, plain, onV2]) p.s.destroy()
@@ -301,7 +255,7 @@ test('BEP-52 upgrade: a hybrid\'s SHA-1 hash with the v2 bit is answered with th
   seeder.add(seedTorrentOf(t.rawInfo, new Map([['only-v1', data]])))
   const { port } = await seeder.start()
   try {
-    const p = await Peer.open(port, t.info.infohashV1 as Buffer, { v2: true })
+    const p = await openPeer(port, t.info.infohashV1 as Buffer, { v2: true })
     assert.deepEqual(decodeHandshake(p.hs as Buffer).infohash, t.info.infohashV1)
     assert.equal(seeder.counters.v2Upgrades, 0)
     // and no file tree: any hash request is rejected.
@@ -317,7 +271,7 @@ test('merkle trees stay within the cache budget and go with remove()', async () 
   // alone, so asking about a.bin then big.bin must evict a.bin's.
   const budget = 256 * 32
   await withSeeder(fx, async (seeder, port) => {
-    const p = await Peer.open(port, fx.ih)
+    const p = await openPeer(port, fx.ih)
     const ask = async (r: Req): Promise<number> => { p.s.write(frame(MSG.hashRequest, reqPayload(r))); return (await p.reply())[0] }
     assert.equal(await ask({ root: fx.root('a.bin'), base: 0, index: 0, length: 4, proofLayers: 1 }), MSG.hashes)
     assert.equal(seeder.hashTreeBytes, 7 * 32)
@@ -331,7 +285,7 @@ test('merkle trees stay within the cache budget and go with remove()', async () 
   }, { hashTreeCacheBytes: budget })
   // A budget smaller than a file's tree: its hashes are refused rather than built.
   await withSeeder(fx, async (seeder, port) => {
-    const p = await Peer.open(port, fx.ih)
+    const p = await openPeer(port, fx.ih)
     p.s.write(frame(MSG.hashRequest, reqPayload({ root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 })))
     assert.equal((await p.reply())[0], MSG.hashReject)
     assert.equal(seeder.hashTreeBytes, 0)

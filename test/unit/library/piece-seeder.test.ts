@@ -4,61 +4,15 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect, createServer, type Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { FrameReader } from '../../../src/wire/frame-reader.js'
-import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../../../src/wire/handshake.js'
+import { encodeHandshake, decodeHandshake } from '../../../src/wire/handshake.js'
 import { MSG, frame } from '../../../src/wire/messages.js'
 import { createTorrentFromMemory } from '../../../src/torrent/create.js'
 import { PieceSeeder, v1PieceData, seedInfohashes, seedTorrentOf, MAX_BLOCK } from '../../../src/library/piece-seeder.js'
+import { RawPeer } from '../../helpers/raw-peer.js'
 
 const PL = 16 * 1024
-
-class RawPeer {
-  private readonly reader = new FrameReader(1 << 20)
-  private handshook = false
-  private readonly frames: Buffer[] = []
-  private waiter: (() => void) | null = null
-  closed = false
-  hs: Buffer | null = null
-
-  constructor (readonly s: Socket) {
-    s.on('data', (c: Buffer) => {
-      this.reader.push(c)
-      if (!this.handshook) {
-        const h = this.reader.takeRaw(HANDSHAKE_LEN)
-        if (h === null) return
-        this.hs = h
-        this.handshook = true
-      }
-      for (let f = this.reader.next(); f !== null; f = this.reader.next()) this.frames.push(f)
-      this.waiter?.()
-    })
-    s.on('close', () => { this.closed = true; this.waiter?.() })
-    s.on('error', () => {})
-  }
-
-  static async open (port: number): Promise<RawPeer> {
-    const s = connect({ host: '127.0.0.1', port })
-    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
-    return new RawPeer(s)
-  }
-
-  /** The next frame whose id is `id` (skipping others), or null once the link closed. */
-  async next (id: number): Promise<Buffer | null> {
-    for (;;) {
-      const i = this.frames.findIndex((f) => f.length > 0 && f[0] === id)
-      if (i >= 0) return this.frames.splice(i, 1)[0]
-      if (this.closed) return null
-      await new Promise<void>((resolve) => { this.waiter = resolve })
-      this.waiter = null
-    }
-  }
-
-  async untilClosed (): Promise<void> {
-    while (!this.closed) await new Promise<void>((resolve) => { this.waiter = resolve })
-  }
-}
 
 function request (piece: number, begin: number, length: number): Buffer {
   const b = Buffer.alloc(12)
