@@ -28,13 +28,12 @@
 
 import { randomBytes } from 'node:crypto'
 import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../wire/handshake.js'
-import { MSG, frame, decodeExtHandshake } from '../wire/messages.js'
+import { MSG, frame, decodeExtHandshake, decodeHashRequest, encodeHashRequest, HASH_REQUEST_BYTES } from '../wire/messages.js'
 import { AbortedError, BbmeshError, DownloadError, HashMismatchError, ProtocolError, TimeoutError, UsageError } from '../core/errors.js'
 import { abortReason } from '../core/deadline.js'
 import type { PeerAddr } from '../core/compact.js'
 import { planDownload, type PieceLayout } from './piece-download-layout.js'
 import { V2DownloadLayout, type HashChunk } from './piece-download-v2.js'
-import { decodeHashRequest, encodeHashRequest, HASH_REQUEST_BYTES } from './seed-merkle.js'
 import { PiecePicker, type BlockRequest } from './piece-download-picker.js'
 import { AwaitedConn } from '../wire/awaited-conn.js'
 
@@ -446,7 +445,7 @@ class Download {
       if (c.done || c.askedOf !== null || c.rejectedBy.has(peer.key)) continue
       c.askedOf = peer
       peer.hashOwed.add(c)
-      out.push(frame(MSG.hashRequest, encodeHashRequest({ root: c.root, base: c.base, index: c.index, length: c.length, proofLayers: c.proofLayers })))
+      out.push(frame(MSG.hashRequest, encodeHashRequest(c)))
     }
     if (out.length > 0) peer.conn.write(out.length === 1 ? out[0] : Buffer.concat(out))
   }

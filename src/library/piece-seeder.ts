@@ -25,7 +25,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes, createHash } from 'node:crypto'
 import { FrameReader } from '../wire/frame-reader.js'
 import { encodeHandshake, decodeHandshake, HANDSHAKE_LEN } from '../wire/handshake.js'
-import { MSG, frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage } from '../wire/messages.js'
+import { MSG, frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage, decodeHashRequest, encodeHashRequest, HASH_REQUEST_BYTES, type HashRequest } from '../wire/messages.js'
 import { decode, getDict, getInt, getList, isDict } from '../core/bencode.js'
 import { TokenBucket } from '../core/token-bucket.js'
 import { LIMITS } from '../core/limits.js'
@@ -37,8 +37,7 @@ import {
 } from './seed-layout.js'
 import { SeedFileReader } from './seed-file.js'
 import {
-  FileHashTree, HashTreeCache, MAX_HASHES_HARD, HASH_REQUEST_BYTES, decodeHashRequest, encodeHashRequest,
-  hashRequestProblem, uncleCount, type HashRequest,
+  FileHashTree, HashTreeCache, MAX_HASHES_HARD, hashRequestProblem, uncleCount,
 } from './seed-merkle.js'
 
 export { v1PieceData, seedTorrentOf, type SeedTorrent, type FileSeedTorrent } from './seed-layout.js'

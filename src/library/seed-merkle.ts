@@ -17,45 +17,11 @@
 
 import { createHash } from 'node:crypto'
 import { ProtocolError } from '../core/errors.js'
+import type { HashRequest } from '../wire/messages.js'
 import { BLOCK_SIZE, HASH_BYTES, log2, nextPow2, padHash } from '../torrent/merkle.js'
 
-/** Bytes of a hash request / hash reject payload, and of the header of a hashes message. */
-export const HASH_REQUEST_BYTES = HASH_BYTES + 4 * 4
 /** Most hashes one request may ask for whatever the piece size: libtorrent's own cap (128 MiB pieces). */
 export const MAX_HASHES_HARD = 8192
-
-export interface HashRequest {
-  /** The file's pieces root (32 bytes). */
-  root: Buffer
-  /** Layer of the requested hashes: 0 = 16 KiB blocks. */
-  base: number
-  index: number
-  length: number
-  proofLayers: number
-}
-
-/** Decode the payload of a hash request (or hash reject): after the message id, exactly 48 bytes. */
-export function decodeHashRequest (payload: Uint8Array): HashRequest {
-  if (payload.length !== HASH_REQUEST_BYTES) throw new ProtocolError(`hash request: ${payload.length} bytes, need ${HASH_REQUEST_BYTES}`)
-  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
-  return {
-    root: Buffer.from(b.subarray(0, HASH_BYTES)),
-    base: b.readUInt32BE(32),
-    index: b.readUInt32BE(36),
-    length: b.readUInt32BE(40),
-    proofLayers: b.readUInt32BE(44),
-  }
-}
-
-export function encodeHashRequest (r: HashRequest): Buffer {
-  const b = Buffer.allocUnsafe(HASH_REQUEST_BYTES)
-  r.root.copy(b, 0)
-  b.writeUInt32BE(r.base, 32)
-  b.writeUInt32BE(r.index, 36)
-  b.writeUInt32BE(r.length, 40)
-  b.writeUInt32BE(r.proofLayers, 44)
-  return b
-}
 
 /** Uncle hashes a `hashes` reply to this request carries after its `length` base hashes. */
 export function uncleCount (length: number, proofLayers: number): number {

@@ -1,4 +1,5 @@
-// Peer-wire message ids and the BEP-10 extended message codec (pure).
+// Peer-wire message ids, the BEP-10 extended message codec and the BEP-52 hash request /
+// hashes / hash reject header (pure).
 
 import { decode, decodePrefix, encode, getBytes, getDict, getInt, isDict, type BDict, type EncodableValue } from '../core/bencode.js'
 import { ProtocolError } from '../core/errors.js'
@@ -94,4 +95,45 @@ export function decodeMetadataMessage (payload: Uint8Array): MetadataMessage {
   if (msgType === 1) out.data = Buffer.from(payload.subarray(r.end))
   else if (r.end !== payload.length) throw new ProtocolError('ut_metadata message has trailing bytes')
   return out
+}
+
+// ------------------------------------------------------------------ BEP-52 hash messages
+
+/** A pieces root: SHA-256. */
+const ROOT_BYTES = 32
+/** Bytes of a hash request / hash reject payload, and of the header of a hashes message. */
+export const HASH_REQUEST_BYTES = ROOT_BYTES + 4 * 4
+
+export interface HashRequest {
+  /** The file's pieces root (32 bytes). */
+  root: Buffer
+  /** Layer of the requested hashes: 0 = 16 KiB blocks. */
+  base: number
+  index: number
+  length: number
+  proofLayers: number
+}
+
+/** Decode the payload of a hash request (or hash reject): after the message id, exactly 48 bytes. */
+export function decodeHashRequest (payload: Uint8Array): HashRequest {
+  if (payload.length !== HASH_REQUEST_BYTES) throw new ProtocolError(`hash request: ${payload.length} bytes, need ${HASH_REQUEST_BYTES}`)
+  const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  return {
+    root: Buffer.from(b.subarray(0, ROOT_BYTES)),
+    base: b.readUInt32BE(ROOT_BYTES),
+    index: b.readUInt32BE(36),
+    length: b.readUInt32BE(40),
+    proofLayers: b.readUInt32BE(44),
+  }
+}
+
+/** A hash request / hash reject payload, or the header of a hashes message. */
+export function encodeHashRequest (r: HashRequest): Buffer {
+  const b = Buffer.allocUnsafe(HASH_REQUEST_BYTES)
+  r.root.copy(b, 0)
+  b.writeUInt32BE(r.base, ROOT_BYTES)
+  b.writeUInt32BE(r.index, 36)
+  b.writeUInt32BE(r.length, 40)
+  b.writeUInt32BE(r.proofLayers, 44)
+  return b
 }

@@ -7,15 +7,13 @@
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect, type Socket } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, truncateSync, writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { DownloadError, UsageError } from '../../../src/core/errors.js'
-import { FrameReader } from '../../../src/wire/frame-reader.js'
-import { encodeHandshake, HANDSHAKE_LEN } from '../../../src/wire/handshake.js'
-import { MSG, frame } from '../../../src/wire/messages.js'
+import { MSG, frame, encodeHashRequest } from '../../../src/wire/messages.js'
+import { RawPeer } from '../../helpers/raw-peer.js'
 import { createTorrentFromMemory, type CreatedTorrent } from '../../../src/torrent/create.js'
 import { PieceSeeder, type PieceSeederOptions } from '../../../src/library/piece-seeder.js'
 import { downloadTorrent } from '../../../src/library/piece-downloader.js'
@@ -105,49 +103,6 @@ test('file-backed: a catalog shard written by the streaming build is served byte
 
 const sha = (...parts: Uint8Array[]): Buffer => { const h = createHash('sha256'); for (const p of parts) h.update(p); return h.digest() }
 
-/** A bare peer: handshake, then every frame kept; `next` waits for an id or the close. */
-class Peer {
-  private readonly reader = new FrameReader(1 << 20)
-  private readonly frames: Buffer[] = []
-  private waiter: (() => void) | null = null
-  private hs = false
-  closed = false
-  private constructor (readonly s: Socket) {
-    s.on('data', (c: Buffer) => {
-      this.reader.push(c)
-      if (!this.hs) { if (this.reader.takeRaw(HANDSHAKE_LEN) === null) return; this.hs = true }
-      for (let f = this.reader.next(); f !== null; f = this.reader.next()) this.frames.push(f)
-      this.waiter?.()
-    })
-    s.on('close', () => { this.closed = true; this.waiter?.() })
-    s.on('error', () => {})
-  }
-
-  static async open (port: number, ih: Buffer): Promise<Peer> {
-    const s = connect({ host: '127.0.0.1', port })
-    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
-    const p = new Peer(s)
-    s.write(encodeHandshake(ih, randomBytes(20), {}))
-    return p
-  }
-
-  async next (ids: number[]): Promise<Buffer | null> {
-    for (;;) {
-      const i = this.frames.findIndex((f) => f.length > 0 && ids.includes(f[0]))
-      if (i >= 0) return this.frames.splice(i, 1)[0]
-      if (this.closed) return null
-      await new Promise<void>((resolve) => { this.waiter = resolve })
-      this.waiter = null
-    }
-  }
-}
-
-function hashRequest (root: Buffer, base: number, index: number, length: number, proofLayers: number): Buffer {
-  const b = Buffer.alloc(48)
-  root.copy(b, 0)
-  b.writeUInt32BE(base, 32); b.writeUInt32BE(index, 36); b.writeUInt32BE(length, 40); b.writeUInt32BE(proofLayers, 44)
-  return b
-}
 
 test('file-backed: hash requests are answered from a tree streamed from the file, and verify up to the pieces root', async () => {
   const a = onDisk('hash-a.bin', 37 * PL + 100) // 75 blocks: 128 leaves, height 7
@@ -157,10 +112,10 @@ test('file-backed: hash requests are answered from a tree streamed from the file
   while (leaves.length < 128) leaves.push(Buffer.alloc(32))
   await withSeeder({}, async (s, port) => {
     s.add({ rawInfo: a.t.rawInfo, pieceLength: PL, path: a.path, size: a.data.length })
-    const p = await Peer.open(port, (a.t.info.infohashV2 as Buffer).subarray(0, 20))
+    const p = await RawPeer.handshake(port, (a.t.info.infohashV2 as Buffer).subarray(0, 20))
     for (const [index, length, proofLayers] of [[8, 8, 6], [0, 2, 6], [72, 8, 6]]) {
-      p.s.write(frame(MSG.hashRequest, hashRequest(root, 0, index, length, proofLayers)))
-      const reply = await p.next([MSG.hashes, MSG.hashReject])
+      p.s.write(frame(MSG.hashRequest, encodeHashRequest({ root, base: 0, index, length, proofLayers })))
+      const reply = await p.next(MSG.hashes, MSG.hashReject)
       assert.ok(reply !== null && reply[0] === MSG.hashes, 'hashes, not a reject')
       const hashes: Buffer[] = []
       for (let o = 49; o < reply.length; o += 32) hashes.push(reply.subarray(o, o + 32))

@@ -11,7 +11,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { decodeHandshake } from '../../../src/wire/handshake.js'
-import { MSG, frame } from '../../../src/wire/messages.js'
+import { MSG, frame, encodeHashRequest, type HashRequest } from '../../../src/wire/messages.js'
 import { createTorrentFromMemory, type CreateMode, type CreatedTorrent } from '../../../src/torrent/create.js'
 import { PieceSeeder, seedTorrentOf, type PieceSeederOptions } from '../../../src/library/piece-seeder.js'
 import { RawPeer } from '../../helpers/raw-peer.js'
@@ -32,14 +32,7 @@ async function openPeer (port: number, infohash: Uint8Array, opts: { v2?: boolea
   })
 }
 
-interface Req { root: Buffer, base: number, index: number, length: number, proofLayers: number }
-
-function reqPayload (r: Req): Buffer {
-  const b = Buffer.alloc(48)
-  r.root.copy(b, 0)
-  b.writeUInt32BE(r.base, 32); b.writeUInt32BE(r.index, 36); b.writeUInt32BE(r.length, 40); b.writeUInt32BE(r.proofLayers, 44)
-  return b
-}
+type Req = HashRequest
 
 // ------------------------------------------------------------------ the independent verifier
 
@@ -70,7 +63,7 @@ function foldUp (nodes: Buffer[]): Buffer {
  * and the layer of that node (the root when the proof reaches it).
  */
 function verify (payload: Buffer, r: Req): { base: Buffer[], top: Buffer, topLayer: number, uncles: number } {
-  assert.deepEqual(payload.subarray(0, 48), reqPayload(r), 'header echoes the request')
+  assert.deepEqual(payload.subarray(0, 48), encodeHashRequest(r), 'header echoes the request')
   const hashes: Buffer[] = []
   for (let o = 48; o < payload.length; o += 32) hashes.push(payload.subarray(o, o + 32))
   assert.equal((payload.length - 48) % 32, 0)
@@ -135,7 +128,7 @@ for (const mode of ['v2', 'hybrid'] as CreateMode[]) {
       ]
       for (const c of cases) {
         const r = { root: fx.root(c.file), base: c.base, index: c.index, length: c.length, proofLayers: c.proofLayers }
-        p.s.write(frame(MSG.hashRequest, reqPayload(r)))
+        p.s.write(frame(MSG.hashRequest, encodeHashRequest(r)))
         const reply = await p.reply()
         assert.equal(reply[0], MSG.hashes, `${c.file} ${JSON.stringify(c)} answered with hashes`)
         const v = verify(reply.subarray(1), r)
@@ -150,7 +143,7 @@ for (const mode of ['v2', 'hybrid'] as CreateMode[]) {
       }
       // Fewer proof layers: the same hashes, cut short (the first 4 of the 6 above index 8..15).
       const r = { root: fx.root('big.bin'), base: 0, index: 8, length: 8, proofLayers: 4 }
-      p.s.write(frame(MSG.hashRequest, reqPayload(r)))
+      p.s.write(frame(MSG.hashRequest, encodeHashRequest(r)))
       const short = verify((await p.reply()).subarray(1), r)
       assert.equal(short.uncles, 2)
       assert.equal(short.topLayer, 5)
@@ -185,16 +178,16 @@ test('bad hash requests get a hash reject echoing their fields, the link stays o
   await withSeeder(fx, async (seeder, port) => {
     const p = await openPeer(port, fx.ih)
     for (const [label, r] of bad) {
-      p.s.write(frame(MSG.hashRequest, reqPayload(r)))
+      p.s.write(frame(MSG.hashRequest, encodeHashRequest(r)))
       const reply = await p.reply()
       assert.equal(reply[0], MSG.hashReject, label)
-      assert.deepEqual(reply.subarray(1), reqPayload(r), `${label}: the reject carries the request's fields`)
+      assert.deepEqual(reply.subarray(1), encodeHashRequest(r), `${label}: the reject carries the request's fields`)
     }
     assert.equal(seeder.counters.hashRejects, bad.length)
     assert.equal(seeder.counters.hashRequests, bad.length)
     // Still open and serving.
     const ok = { root: big, base: 0, index: 0, length: 64, proofLayers: 6 }
-    p.s.write(frame(MSG.hashRequest, reqPayload(ok)))
+    p.s.write(frame(MSG.hashRequest, encodeHashRequest(ok)))
     const reply = await p.reply()
     assert.equal(reply[0], MSG.hashes)
     assert.deepEqual(verify(reply.subarray(1), ok).top, big)
@@ -227,7 +220,7 @@ test('bytes that do not match the info dict never yield hashes', async () => {
   try {
     const p = await openPeer(port, fx.ih)
     const r = { root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 }
-    p.s.write(frame(MSG.hashRequest, reqPayload(r)))
+    p.s.write(frame(MSG.hashRequest, encodeHashRequest(r)))
     assert.equal((await p.reply())[0], MSG.hashReject)
     assert.equal(seeder.counters.errors, 1)
     assert.equal(seeder.counters.hashesServed, 0)
@@ -259,7 +252,7 @@ test('BEP-52 upgrade: a hybrid\'s SHA-1 hash with the v2 bit is answered with th
     assert.deepEqual(decodeHandshake(p.hs as Buffer).infohash, t.info.infohashV1)
     assert.equal(seeder.counters.v2Upgrades, 0)
     // and no file tree: any hash request is rejected.
-    p.s.write(frame(MSG.hashRequest, reqPayload({ root: randomBytes(32), base: 0, index: 0, length: 2, proofLayers: 0 })))
+    p.s.write(frame(MSG.hashRequest, encodeHashRequest({ root: randomBytes(32), base: 0, index: 0, length: 2, proofLayers: 0 })))
     assert.equal((await p.reply())[0], MSG.hashReject)
     p.s.destroy()
   } finally { await seeder.close() }
@@ -272,7 +265,7 @@ test('merkle trees stay within the cache budget and go with remove()', async () 
   const budget = 256 * 32
   await withSeeder(fx, async (seeder, port) => {
     const p = await openPeer(port, fx.ih)
-    const ask = async (r: Req): Promise<number> => { p.s.write(frame(MSG.hashRequest, reqPayload(r))); return (await p.reply())[0] }
+    const ask = async (r: Req): Promise<number> => { p.s.write(frame(MSG.hashRequest, encodeHashRequest(r))); return (await p.reply())[0] }
     assert.equal(await ask({ root: fx.root('a.bin'), base: 0, index: 0, length: 4, proofLayers: 1 }), MSG.hashes)
     assert.equal(seeder.hashTreeBytes, 7 * 32)
     assert.equal(await ask({ root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 }), MSG.hashes)
@@ -286,7 +279,7 @@ test('merkle trees stay within the cache budget and go with remove()', async () 
   // A budget smaller than a file's tree: its hashes are refused rather than built.
   await withSeeder(fx, async (seeder, port) => {
     const p = await openPeer(port, fx.ih)
-    p.s.write(frame(MSG.hashRequest, reqPayload({ root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 })))
+    p.s.write(frame(MSG.hashRequest, encodeHashRequest({ root: fx.root('big.bin'), base: 1, index: 0, length: 64, proofLayers: 5 })))
     assert.equal((await p.reply())[0], MSG.hashReject)
     assert.equal(seeder.hashTreeBytes, 0)
     p.s.destroy()

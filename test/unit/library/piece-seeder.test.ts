@@ -20,6 +20,20 @@ function request (piece: number, begin: number, length: number): Buffer {
   return frame(MSG.request, b)
 }
 
+/** Interested, unchoked, then one request the seeder must refuse: the link closes, nothing served. */
+async function badRequestCloses (seeder: PieceSeeder, ih: Buffer, req: readonly [number, number, number]): Promise<void> {
+  const { port } = await seeder.start()
+  try {
+    const p = await RawPeer.handshake(port, ih)
+    p.s.write(frame(MSG.interested))
+    await p.next(MSG.unchoke)
+    p.s.write(request(req[0], req[1], req[2]))
+    await p.untilClosed()
+    assert.equal(seeder.counters.badRequests, 1)
+    assert.equal(seeder.counters.blocksServed, 0)
+  } finally { await seeder.close() }
+}
+
 function fixture (): { seeder: PieceSeeder, ih: Buffer, ih2: Buffer, data: Buffer, a: Buffer, b: Buffer } {
   const a = randomBytes(20_000)
   const b = randomBytes(9_000)
@@ -87,18 +101,7 @@ for (const [label, req] of [
 ] as const) {
   test(`a bad request (${label}) closes the link`, async () => {
     const { seeder, ih } = fixture()
-    const { port } = await seeder.start()
-    try {
-      const p = await RawPeer.open(port)
-      p.s.write(encodeHandshake(ih, randomBytes(20)))
-      await p.next(MSG.bitfield)
-      p.s.write(frame(MSG.interested))
-      await p.next(MSG.unchoke)
-      p.s.write(request(req[0], req[1], req[2]))
-      await p.untilClosed()
-      assert.equal(seeder.counters.badRequests, 1)
-      assert.equal(seeder.counters.blocksServed, 0)
-    } finally { await seeder.close() }
+    await badRequestCloses(seeder, ih, req)
   })
 }
 
@@ -109,9 +112,7 @@ test('connection cap per IP refuses the extra connection', async () => {
   seeder.add({ rawInfo: t.rawInfo, pieceLength: PL, data: a })
   const { port } = await seeder.start()
   try {
-    const p1 = await RawPeer.open(port)
-    p1.s.write(encodeHandshake(t.info.infohashV1 as Buffer, randomBytes(20)))
-    assert.ok(await p1.next(MSG.bitfield))
+    const p1 = await RawPeer.handshake(port, t.info.infohashV1 as Buffer)
     const p2 = await RawPeer.open(port)
     p2.s.write(encodeHandshake(t.info.infohashV1 as Buffer, randomBytes(20)))
     await p2.untilClosed()
@@ -123,9 +124,7 @@ test('connection cap per IP refuses the extra connection', async () => {
 test('close() closes every socket and frees the port', async () => {
   const { seeder, ih } = fixture()
   const { port } = await seeder.start()
-  const p = await RawPeer.open(port)
-  p.s.write(encodeHandshake(ih, randomBytes(20)))
-  await p.next(MSG.bitfield)
+  const p = await RawPeer.handshake(port, ih)
   await seeder.close()
   await p.untilClosed()
   const again = createServer()
@@ -220,18 +219,7 @@ for (const [label, req] of [
 ] as const) {
   test(`v2-only: a bad request (${label}) closes the link`, async () => {
     const { seeder, ih } = v2Fixture()
-    const { port } = await seeder.start()
-    try {
-      const p = await RawPeer.open(port)
-      p.s.write(encodeHandshake(ih, randomBytes(20)))
-      await p.next(MSG.bitfield)
-      p.s.write(frame(MSG.interested))
-      await p.next(MSG.unchoke)
-      p.s.write(request(req[0], req[1], req[2]))
-      await p.untilClosed()
-      assert.equal(seeder.counters.badRequests, 1)
-      assert.equal(seeder.counters.blocksServed, 0)
-    } finally { await seeder.close() }
+    await badRequestCloses(seeder, ih, req)
   })
 }
 
@@ -283,9 +271,7 @@ test('a silent connection is closed after idleTimeoutMs; traffic keeps it open',
     assert.ok(quiet.hs !== null)
     assert.ok(Date.now() - t0 >= idle - 5, `closed after ${Date.now() - t0} ms`)
     // Keep-alives every idle/10 for twice idleTimeoutMs: still open; then silent: closed.
-    const chatty = await RawPeer.open(port)
-    chatty.s.write(encodeHandshake(f.ih, randomBytes(20)))
-    await chatty.next(MSG.bitfield)
+    const chatty = await RawPeer.handshake(port, f.ih)
     const until = Date.now() + 2 * idle
     while (Date.now() < until) {
       chatty.s.write(Buffer.alloc(4))
@@ -305,9 +291,7 @@ test('the upload limit holds bytes served to burst + rate × elapsed', async () 
   seeder.add({ rawInfo: f.rawInfo, pieceLength: PL, data: f.data })
   const { port } = await seeder.start()
   try {
-    const p = await RawPeer.open(port)
-    p.s.write(encodeHandshake(f.ih, randomBytes(20)))
-    await p.next(MSG.bitfield)
+    const p = await RawPeer.handshake(port, f.ih)
     p.s.write(frame(MSG.interested))
     await p.next(MSG.unchoke)
     for (let i = 0; i < blocks; i++) p.s.write(request(i, 0, MAX_BLOCK))

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage, MSG } from '../../../src/wire/messages.js'
+import { frame, extendedFrame, decodeExtHandshake, decodeMetadataMessage, decodeHashRequest, encodeHashRequest, HASH_REQUEST_BYTES, MSG } from '../../../src/wire/messages.js'
 import { encode } from '../../../src/core/bencode.js'
 import { ProtocolError } from '../../../src/core/errors.js'
 import { LIMITS } from '../../../src/core/limits.js'
@@ -83,3 +83,14 @@ test('metadata message: not a dict, not bencode, too many items', () => {
   for (let i = 0; i < 20; i++) many[`k${i}`] = i
   assert.throws(() => decodeMetadataMessage(encode(many)), ProtocolError)
 })
+
+test('BEP-52 hash request header: 32-byte root then base, index, length, proof layers as u32 big-endian; a wrong size is a ProtocolError', () => {
+  const r = { root: Buffer.alloc(32, 7), base: 1, index: 512, length: 128, proofLayers: 9 }
+  const b = encodeHashRequest(r)
+  assert.equal(b.length, HASH_REQUEST_BYTES)
+  assert.deepEqual(b.subarray(0, 32), r.root)
+  assert.deepEqual([b.readUInt32BE(32), b.readUInt32BE(36), b.readUInt32BE(40), b.readUInt32BE(44)], [1, 512, 128, 9])
+  assert.deepEqual(decodeHashRequest(b), r)
+  for (const n of [0, 47, 49]) assert.throws(() => decodeHashRequest(Buffer.alloc(n)), ProtocolError)
+})
+
