@@ -10,12 +10,12 @@
 //     import with source `catalog:<public key hex>`.
 //
 // State per (key, salt) in <data dir>/catalogs/<DHT target hex>/: `index` (the index imported
-// last, whole) and `pending.json` (the shards of an index being imported that are done), so a
+// last, whole) and `pending` (a log of the shards of an index being imported that are done), so a
 // fetch stopped half-way resumes without downloading those shards again. Shards the new index
 // no longer lists are counted, not deleted: records once imported stay in the index.
 
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DhtNode } from '../../crawler/dht-node.js'
 import type { PeerAddr } from '../core/compact.js'
@@ -103,7 +103,7 @@ export interface CatalogFetchSummary {
 
 const IMPORT_BATCH = 500
 
-interface Pending { ih: string, done: string[] }
+const PENDING_FILE = 'pending'
 
 export async function fetchCatalog (o: CatalogFetchOptions): Promise<CatalogFetchSummary> {
   const t0 = Date.now()
@@ -194,7 +194,7 @@ export async function fetchCatalog (o: CatalogFetchOptions): Promise<CatalogFetc
       for (const er of shard.errors) if (sum.refused_examples.length < 20) sum.refused_examples.push({ shard: e.prefix, record: er.index, error: er.error.message })
       if (shard.refused > 0) log.warn({ shard: e.prefix, refused: shard.refused, first: shard.errors[0]?.error.message }, 'catalog records refused')
       pending.done.add(e.ih2.toString('hex'))
-      writePending(dir, ihHex, pending.done)
+      notePending(dir, e.ih2.toString('hex'))
       sum.shards_fetched++
       progress.shardsDone++
       progress.bytesDone += e.size
@@ -205,7 +205,7 @@ export async function fetchCatalog (o: CatalogFetchOptions): Promise<CatalogFetc
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, Math.max(1, todo.length)) }, worker))
 
   writeState(dir, ihHex, indexFile, { public_key: sum.public_key, ...(sum.salt_hex !== undefined ? { salt_hex: sum.salt_hex } : {}), seq: pointer.seq, records: index.records, shards: index.shards.length, fetched_at: new Date().toISOString() })
-  rmSync(join(dir, 'pending.json'), { force: true })
+  rmSync(join(dir, PENDING_FILE), { force: true })
   sum.ms = Date.now() - t0
   progress.stage = 'done'
   tell()
@@ -323,18 +323,29 @@ export function listFetchedCatalogs (dataDir: string): FetchedCatalog[] {
   return out
 }
 
+/** Most bytes of a pending log: one 65-byte line per shard at most 2^16 shards, and the header. */
+const PENDING_MAX_BYTES = (2 ** LIMITS.catalogMaxBits + 1) * 65
+
+/**
+ * The shards of index `ih` already imported, from the log an earlier run of the same index left
+ * (its first line names the index; one v2 infohash a line after it). Any other or no log: a
+ * new one is started. Appending a line per shard keeps each update O(1).
+ */
 function readPending (dir: string, ih: string): { done: Set<string> } {
+  const path = join(dir, PENDING_FILE)
   try {
-    const p = JSON.parse(readFileSync(join(dir, 'pending.json'), 'utf8')) as Partial<Pending>
-    if (p.ih !== ih || !Array.isArray(p.done)) return { done: new Set() }
-    return { done: new Set(p.done.filter((s): s is string => typeof s === 'string' && /^[0-9a-f]{64}$/.test(s)).slice(0, 2 ** LIMITS.catalogMaxBits)) }
-  } catch {
-    return { done: new Set() }
-  }
+    if (statSync(path).size <= PENDING_MAX_BYTES) {
+      const [head, ...lines] = readFileSync(path, 'latin1').split('\n')
+      // A torn last line (a crash mid-append) fails the pattern and is dropped.
+      if (head === ih) return { done: new Set(lines.filter((l) => /^[0-9a-f]{64}$/.test(l))) }
+    }
+  } catch { /* no log yet */ }
+  atomicWrite(dir, PENDING_FILE, `${ih}\n`)
+  return { done: new Set() }
 }
 
-function writePending (dir: string, ih: string, done: Set<string>): void {
-  atomicWrite(dir, 'pending.json', JSON.stringify({ ih, done: [...done] }) + '\n')
+function notePending (dir: string, ih2: string): void {
+  appendFileSync(join(dir, PENDING_FILE), `${ih2}\n`)
 }
 
 function atomicWrite (dir: string, name: string, data: string | Buffer): void {

@@ -217,7 +217,7 @@ test('bbmesh fetch stopped by SIGINT exits 130 and keeps what it imported; run a
   await published(pub, 1)
   const fetchDir = tempDir(t, 'fetch-resume')
   const f = spawnCli(['fetch', key, '--data-dir', fetchDir, ...net(bootstrap), '--progress', 'off'], { t })
-  // Wait until at least one shard is imported (the fetch records it in pending.json).
+  // Wait until at least one shard is imported (the fetch logs it in its pending file).
   const imported = (): number => { try { return count(fetchDir) } catch { return 0 } } // no index file yet: 0
   await f.waitFor('a shard imported', () => imported() > 0 ? true : undefined, 60_000, 50)
   f.signal('SIGINT')
