@@ -5,9 +5,9 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import type { OptionSpec, Parsed } from './args.js'
-import { KeyError, UsageError } from '../core/errors.js'
+import { UsageError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
-import { btpkMagnet, generatePublisherKey, loadPublisherKey, publisherKeyExists, publisherKeyPath, savePublisherKey, type PublisherKey } from '../identity/publisher-key.js'
+import { btpkMagnet, loadOrCreatePublisherKey, publisherKeyPath, type PublisherKey } from '../identity/publisher-key.js'
 import { LIMITS } from '../core/limits.js'
 
 export const PASSPHRASE_OPTIONS: OptionSpec = {
@@ -71,26 +71,18 @@ function readSmallFile (path: string): string {
 }
 
 /**
- * The publisher key to publish with (DESIGN.md "Keys": minted by `bbmesh keygen`, or on first
- * publish): the data directory's key, or, when there is none, a new one minted and saved as
- * keygen does (sealed when a passphrase is given), its public key and magnet said on stderr.
+ * The publisher key to publish with: the data directory's, or one minted on this first publish
+ * (loadOrCreatePublisherKey), whose public key and magnet are then said on stderr.
  */
 export function publisherKeyForPublishing (dataDir: string, passphrase: string | undefined, log: Logger, say: (line: string) => void): PublisherKey {
-  if (publisherKeyExists(dataDir)) return loadPublisherKey(dataDir, { passphrase, logger: log })
-  const key = generatePublisherKey()
-  // savePublisherKey links the file into place: a keygen racing us wins, and then we load its key.
-  try {
-    savePublisherKey(dataDir, key, { passphrase })
-  } catch (err) {
-    if (err instanceof KeyError && err.reason === 'exists') return loadPublisherKey(dataDir, { passphrase, logger: log })
-    throw err
+  const { key, minted } = loadOrCreatePublisherKey(dataDir, { passphrase, logger: log })
+  if (minted) {
+    say([
+      `bbmesh: no publisher key in ${dataDir}: minted one, as \`bbmesh keygen\` does, in ${publisherKeyPath(dataDir)} (mode 0600, ${passphrase !== undefined ? 'sealed with your passphrase' : 'NOT encrypted; --passphrase-file or --passphrase-env seals a new key'}).`,
+      `public key  ${key.publicKeyHex}`,
+      `magnet      ${btpkMagnet(key.publicKey)}`,
+      'Share the public key or the magnet; back the file up: a lost key cannot be recovered.',
+    ].join('\n'))
   }
-  say([
-    `bbmesh: no publisher key in ${dataDir}: minted one, as \`bbmesh keygen\` does, in ${publisherKeyPath(dataDir)} (mode 0600, ${passphrase !== undefined ? 'sealed with your passphrase' : 'NOT encrypted; --passphrase-file or --passphrase-env seals a new key'}).`,
-    `public key  ${key.publicKeyHex}`,
-    `magnet      ${btpkMagnet(key.publicKey)}`,
-    'Share the public key or the magnet; back the file up: a lost key cannot be recovered.',
-  ].join('\n'))
-  log.info({ publicKey: key.publicKeyHex, path: publisherKeyPath(dataDir) }, 'publisher key minted')
   return key
 }

@@ -502,3 +502,23 @@ export function readPublisherKeyInfo (dataDir: string): PublisherKeyInfo {
     ...(file.sealed !== undefined ? { scrypt: { ...file.sealed.params } } : {}),
   }
 }
+
+/**
+ * The data directory's key, or, when there is none, a new one minted and saved as keygen does
+ * (sealed when a passphrase is given): DESIGN.md "Keys", minted by keygen or on first publish.
+ * `minted` tells the caller to show the new public key. savePublisherKey links the file into
+ * place, so a keygen racing this one wins and its key is loaded instead.
+ */
+export function loadOrCreatePublisherKey (dataDir: string, opts: LoadOptions = {}): { key: PublisherKey, minted: boolean } {
+  if (publisherKeyExists(dataDir)) return { key: loadPublisherKey(dataDir, opts), minted: false }
+  const key = generatePublisherKey()
+  try {
+    savePublisherKey(dataDir, key, { passphrase: opts.passphrase })
+  } catch (err) {
+    if (err instanceof KeyError && err.reason === 'exists') return { key: loadPublisherKey(dataDir, opts), minted: false }
+    throw err
+  }
+  opts.logger?.info({ publicKey: key.publicKeyHex, path: publisherKeyPath(dataDir) }, 'publisher key minted')
+  return { key, minted: true }
+}
+

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import {
   PublisherKey, generatePublisherKey, savePublisherKey, loadPublisherKey, readPublisherKeyInfo, publisherKeyPath,
-  btpkMagnet, mutableItemTarget, DEFAULT_SCRYPT, PUBLISHER_KEY_FILE,
+  btpkMagnet, mutableItemTarget, DEFAULT_SCRYPT, PUBLISHER_KEY_FILE, loadOrCreatePublisherKey,
 } from '../../../src/identity/publisher-key.js'
 import { KeyError, type KeyErrorReason } from '../../../src/core/errors.js'
 import { LIMITS } from '../../../src/core/limits.js'
@@ -430,3 +430,16 @@ test('logs: saving and loading log the public key only; seed and passphrase fiel
     assert.match(all, /"msg":"publisher key loaded"/)
   })
 })
+
+test('loadOrCreatePublisherKey mints and saves a key when there is none, then loads that same key', () => {
+  const dir = tmp()
+  try {
+    const first = loadOrCreatePublisherKey(dir)
+    assert.equal(first.minted, true)
+    assert.equal(statSync(join(dir, 'publisher.key')).mode & 0o777, 0o600)
+    const again = loadOrCreatePublisherKey(dir)
+    assert.equal(again.minted, false)
+    assert.deepEqual(again.key.publicKey, first.key.publicKey)
+  } finally { rmSync(dir, { recursive: true, force: true }) }
+})
+
